@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+import rankatt_lib
+
+
+def test_version_is_a_string():
+    assert isinstance(rankatt_lib.__version__, str)
+    assert rankatt_lib.__version__.count(".") == 2
+
+
+def test_default_device_follows_cuda_availability(monkeypatch):
+    monkeypatch.delenv("RANKATT_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert rankatt_lib.device().type == expected
+
+
+def test_env_var_overrides(monkeypatch):
+    monkeypatch.setenv("RANKATT_DEVICE", "cpu")
+    assert rankatt_lib.device() == torch.device("cpu")
+
+
+def test_argument_beats_env_var(monkeypatch):
+    monkeypatch.setenv("RANKATT_DEVICE", "nonsense-device")
+    assert rankatt_lib.device("cpu") == torch.device("cpu")
+
+
+def test_invalid_name_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("RANKATT_DEVICE", "nonsense-device")
+    with pytest.raises(ValueError, match="RANKATT_DEVICE"):
+        rankatt_lib.device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised on a machine without CUDA")
+def test_cuda_requested_without_cuda_is_an_error(monkeypatch):
+    monkeypatch.setenv("RANKATT_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        rankatt_lib.device()
+
+
+def test_tensor_ops_run_on_the_chosen_device():
+    dev = rankatt_lib.device()
+    x = torch.ones(3, device=dev)
+    assert (x * 2).device.type == dev.type
