@@ -243,3 +243,28 @@ def test_command_line(tmp_path):
     assert "test: 2 sequences" in res.stdout
     assert sorted(p.name for p in (out / "test").iterdir()) == ["syn_test_000", "syn_test_001"]
     assert json.loads((out / "meta.json").read_text())["seed"] == 2
+
+
+def test_ensure_benchmark_generates_only_when_missing_or_stale(tmp_path, monkeypatch):
+    from rankatt_lib import synthetic
+
+    calls = []
+
+    def fake_make(root, seed=0, split="test", progress=True, **kw):
+        calls.append((seed, split))
+        splits = ["test", "train"] if split == "both" else [split]
+        for s in splits:
+            (Path(root) / s).mkdir(parents=True, exist_ok=True)
+        meta = {"seed": seed, "generator_version": synthetic.GENERATOR_VERSION, "splits": {s: [] for s in splits}}
+        (Path(root) / "meta.json").write_text(json.dumps(meta))
+
+    monkeypatch.setattr(synthetic, "make_synthetic_benchmark", fake_make)
+    root = tmp_path / "syn"
+    assert synthetic.ensure_benchmark(root) == root / "test"
+    assert calls == [(0, "test")]
+    synthetic.ensure_benchmark(root)  # fresh: nothing generated
+    assert calls == [(0, "test")]
+    synthetic.ensure_benchmark(root, seed=3)  # another seed: regenerated
+    assert calls[-1] == (3, "test")
+    synthetic.ensure_benchmark(root, split="train", seed=3)  # a missing split of a current benchmark
+    assert calls[-1] == (3, "both")
