@@ -102,3 +102,26 @@ def test_introduction_chapter_renders_math_figure_and_widget(browser):
     assert page.inner_text(".widget-readout").strip() == "1"
     assert_offline_and_clean(requests, errors)
     page.close()
+
+
+def _chapter_pages() -> list[Path]:
+    return sorted((HTML / "book").glob("*.html")) if (HTML / "book").exists() else []
+
+
+def test_every_page_is_offline_and_error_free(browser):
+    pages = _chapter_pages()
+    assert len(pages) >= 2, f"expected the landing page and chapters under {HTML / 'book'}"
+    for path in pages:
+        page, requests, errors = open_page(browser, path)
+        assert page.locator("article h1").count() >= 1, f"{path.name}: no title"
+        # Every executed figure that the page shows is actually decoded.
+        broken = page.evaluate(
+            "() => [...document.querySelectorAll('.cell_output img')]"
+            ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))"
+        )
+        assert broken == [], f"{path.name}: images that did not load: {broken}"
+        try:
+            assert_offline_and_clean(requests, errors)
+        except AssertionError as exc:
+            raise AssertionError(f"{path.name}: {exc}") from None
+        page.close()
