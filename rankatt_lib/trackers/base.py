@@ -1,0 +1,579 @@
+"""Pieces shared by the library's deep trackers (the CREST-style baseline, the part-based tracker).
+
+Everything here runs on the tracker's ``device`` and, except where a docstring says otherwise,
+never synchronises with it; a tracker reads one small tensor per frame (its final box).
+
+Search-region geometry (:class:`SearchGeometry`)
+------------------------------------------------
+The search patch is a square of side ``search_area_factor x sqrt(w h)`` image pixels (2.9 by
+default, DESIGN.md section 2) centred on the previous target centre, resampled to ``patch_size``
+(255) pixels, so that the target is about ``255 / 2.9 = 88`` px (11 conv4_3 cells) in the patch
+whatever its size in the image. Cell ``i`` of a stride-``s`` feature map is centred on patch pixel
+``s i + (s - 1) / 2`` (:func:`rankatt_lib.features.cell_centre`), so the patch centre (pixel
+``(P - 1) / 2``) lies at cell ``c0 = ((P - 1) / 2 - (s - 1) / 2) / s`` (15.4375 for P = 255,
+s = 8): a response peak at cell ``p`` means the target moved by ``(p - c0) s side / P`` image
+pixels.
+
+Per frame (:func:`crop_pyramid`, :func:`extract_features`): the patches of every scale are cropped
+in one :func:`~rankatt_lib.geometry.crop_patches` call and go through the backbone as one batch.
+
+Response maps: :func:`find_peaks` (argmax + parabolic sub-cell refinement, not cyclic),
+:func:`motion_prior` (CREST's Gaussian prior on small displacements), :func:`select_scale` (the
+best of the scales, with a penalty for changing scale and a confidence gate) and
+:func:`damped_size` (CREST's damped size update).
+
+Online learning: :class:`UpdateSchedule` (when to store a sample, when to train) and
+:class:`SampleBuffer` (a preallocated ring buffer of ``(features, label)`` pairs on the device).
+
+Other helpers: :func:`shared_backbone` (one VGG16 per device and weights source, reused by every
+tracker that the runner builds), :func:`pca_basis` / :func:`project_channels` (CREST's frame-1 PCA
+of the feature channels) and :class:`Profiler` (optional per-component timing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import device as default_device
+from ..features import LAYER_STRIDES, VGG16Features
+from ..geometry import box_to_center, center_to_box, check_box, crop_patches, to_tensor_image
+
+__all__ = [
+    "DeepTrackerBase",
+    "Profiler",
+    "SampleBuffer",
+    "SearchGeometry",
+    "UpdateSchedule",
+    "crop_pyramid",
+    "damped_size",
+    "extract_features",
+    "find_peaks",
+    "gaussian_map",
+    "motion_prior",
+    "odd_kernel_size",
+    "pca_basis",
+    "project_channels",
+    "select_scale",
+    "shared_backbone",
+]
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+@dataclass(frozen=True)
+class SearchGeometry:
+    """Where the search patch lies in the image and how its feature cells map back to pixels.
+
+    Attributes:
+        search_area_factor: side of the (square) search region / ``sqrt(w h)`` of the target
+            (DESIGN.md: about 2.9, so that the target is ~88 px in a 255 px patch).
+        patch_size: side ``P`` of the resampled search patch in pixels (the paper's H = W = 255).
+        stride: stride of the feature map in patch pixels (8 for conv4_3, 4 for conv3_3).
+        map_size: side of the feature map (``P // stride`` for torchvision's floor pooling).
+    """
+
+    search_area_factor: float = 2.9
+    patch_size: int = 255
+    stride: int = 8
+    map_size: int = 31
+
+    def __post_init__(self) -> None:
+        if not (self.search_area_factor > 0 and math.isfinite(self.search_area_factor)):
+            raise ValueError(f"search_area_factor must be > 0, got {self.search_area_factor}")
+        if self.patch_size < self.stride or self.stride < 1 or self.map_size < 1:
+            raise ValueError(
+                f"need patch_size >= stride >= 1 and map_size >= 1, got patch_size={self.patch_size}, "
+                f"stride={self.stride}, map_size={self.map_size}"
+            )
+
+    @classmethod
+    def for_layer(
+        cls,
+        layer: str = "conv4_3",
+        search_area_factor: float = 2.9,
+        patch_size: int = 255,
+        backbone: VGG16Features | None = None,
+    ) -> SearchGeometry:
+        """The geometry of ``layer`` (its stride, and its map size as ``backbone`` computes it)."""
+        stride = LAYER_STRIDES[layer]
+        if backbone is not None:
+            map_size = backbone.output_size(patch_size, patch_size)[layer][0]
+        else:
+            map_size = patch_size // stride
+        return cls(float(search_area_factor), int(patch_size), int(stride), int(map_size))
+
+    @property
+    def centre_cell(self) -> float:
+        """Cell coordinate of the patch centre: ``((P - 1) / 2 - (s - 1) / 2) / s`` (15.4375 for 255/8)."""
+        return ((self.patch_size - 1) / 2 - (self.stride - 1) / 2) / self.stride
+
+    def search_side(self, target_wh: Any) -> float:
+        """Side of the square search region in image pixels: ``factor x sqrt(w h)``."""
+        w, h = (float(v) for v in np.asarray(target_wh, dtype=np.float64).reshape(2))
+        return self.search_area_factor * math.sqrt(w * h)
+
+    def pixels_per_cell(self, search_side: float) -> float:
+        """Image pixels per feature cell for a search region of side ``search_side``."""
+        return self.stride * float(search_side) / self.patch_size
+
+    def target_cells(self, target_wh: Any) -> np.ndarray:
+        """The target's ``(w, h)`` in feature cells (independent of its image size: ~11 x 11 for a square)."""
+        wh = np.asarray(target_wh, dtype=np.float64).reshape(2)
+        return wh * self.patch_size / (self.search_side(wh) * self.stride)
+
+    def cell_to_offset(self, cell_xy: Any, search_side: float) -> np.ndarray:
+        """Image displacement ``(dx, dy)`` of the target when the response peaks at cell ``(x, y)``."""
+        xy = np.asarray(cell_xy, dtype=np.float64).reshape(2)
+        return (xy - self.centre_cell) * self.pixels_per_cell(search_side)
+
+
+def odd_kernel_size(target_cells: float, max_size: int) -> int:
+    """CREST's kernel side for a target ``target_cells`` wide: ``2 ceil(t / 2) + 1`` (odd, > t),
+    capped at the largest odd number <= ``max_size`` (so that it fits the feature map)."""
+    if not (target_cells > 0) or max_size < 1:
+        raise ValueError(f"need target_cells > 0 and max_size >= 1, got {target_cells}, {max_size}")
+    k = 2 * math.ceil(float(target_cells) / 2) + 1
+    cap = max_size if max_size % 2 == 1 else max_size - 1
+    return int(max(1, min(k, cap)))
+
+
+# --------------------------------------------------------------------------- backbone
+
+
+_BACKBONES: dict[tuple[str, str, tuple[str, ...]], VGG16Features] = {}
+_BACKBONE_LOCK = threading.Lock()
+
+
+def shared_backbone(
+    device: torch.device | str | None = None,
+    weights: str = "auto",
+    layers: Sequence[str] = ("conv3_3", "conv4_3"),
+) -> VGG16Features:
+    """One frozen :class:`~rankatt_lib.features.VGG16Features` per ``(weights, device, layers)``.
+
+    The runner builds a fresh tracker for every sequence; this cache keeps them from reloading
+    VGG16 (about 60 MB and a second) each time. The module is frozen and stateless, so sharing it
+    is safe. ``device=None`` means :func:`rankatt_lib.device`.
+    """
+    dev = default_device() if device is None else default_device(str(torch.device(device)))
+    key = (weights, str(dev), tuple(layers))
+    with _BACKBONE_LOCK:
+        net = _BACKBONES.get(key)
+        if net is None:
+            net = VGG16Features(weights=weights, device=dev, layers=tuple(layers))
+            _BACKBONES[key] = net
+    return net
+
+
+def crop_pyramid(
+    frame: torch.Tensor, center: Any, search_side: float, scales: Sequence[float], patch_size: int
+) -> torch.Tensor:
+    """The search patches of every scale in one crop: ``(S, 3, P, P)`` float32, RGB 0..255.
+
+    Patch ``k`` covers a square of side ``search_side x scales[k]`` centred on ``center``
+    (``(cx, cy)``, 1-based image coordinates), resampled to ``P = patch_size``.
+    """
+    sizes = float(search_side) * np.asarray(scales, dtype=np.float64)
+    return crop_patches(frame, center, sizes, patch_size)
+
+
+def extract_features(backbone: VGG16Features, patches: torch.Tensor, layer: str = "conv4_3") -> torch.Tensor:
+    """``backbone(patches)[layer]`` without autograd: ``(S, C, h, w)`` float32 (one forward pass)."""
+    if layer not in backbone.layers:
+        raise ValueError(f"the backbone returns {backbone.layers}, not {layer!r}")
+    with torch.no_grad():
+        return backbone(patches)[layer]
+
+
+# --------------------------------------------------------------------------- maps
+
+
+def gaussian_map(
+    size: tuple[int, int], center_xy: torch.Tensor, sigma_yx: tuple[float, float], dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """A Gaussian ``(h, w)`` (peak 1) centred on a *device tensor* ``center_xy = (x, y)`` in cells.
+
+    Unlike :func:`rankatt_lib.geometry.gaussian_labels`, the centre is not read back to the host:
+    the label of a tracked frame is built where its peak was found, without a synchronisation.
+    """
+    h, w = size
+    c = center_xy.to(torch.float32)
+    xs = torch.arange(w, dtype=torch.float32, device=c.device)
+    ys = torch.arange(h, dtype=torch.float32, device=c.device)
+    gx = torch.exp(-0.5 * ((xs - c[0]) / sigma_yx[1]) ** 2)
+    gy = torch.exp(-0.5 * ((ys - c[1]) / sigma_yx[0]) ** 2)
+    return (gy[:, None] * gx[None, :]).to(dtype)
+
+
+def motion_prior(
+    size: tuple[int, int],
+    center_xy: tuple[float, float],
+    sigma_yx: tuple[float, float],
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """CREST's motion prior: a Gaussian ``(h, w)`` with peak 1 at the patch centre.
+
+    The response map is multiplied by it, favouring small displacements. CREST uses
+    ``sigma = 0.6 x`` the target size in cells, per axis (``motion_sigma_factor``).
+    """
+    c = torch.tensor(center_xy, dtype=torch.float32, device=device)
+    return gaussian_map(size, c, sigma_yx)
+
+
+def find_peaks(response: torch.Tensor, subpixel: bool = True) -> torch.Tensor:
+    """The maximum of each (non-cyclic) response map, with parabolic sub-cell refinement.
+
+    Args:
+        response: ``(S, h, w)`` (or ``(h, w)``) real maps.
+        subpixel: refine each axis with a parabola through the peak and its two neighbours
+            (offset clipped to +-0.5; none at the border or where the three points are not concave).
+
+    Returns:
+        ``(S, 3)`` (or ``(3,)``): ``x, y`` (cell coordinates, 0-based, fractional) and the value at
+        the integer peak. On the device; no synchronisation.
+    """
+    single = response.ndim == 2
+    r = response[None] if single else response
+    if r.ndim != 3:
+        raise ValueError(f"find_peaks expects (S, h, w) or (h, w), got {tuple(response.shape)}")
+    s, h, w = r.shape
+    value, idx = r.reshape(s, -1).max(dim=1)
+    py, px = idx // w, idx % w
+    x, y = px.to(r.dtype), py.to(r.dtype)
+    if subpixel:
+        b = torch.arange(s, device=r.device)
+
+        def offset(left: torch.Tensor, right: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+            den = left - 2 * value + right
+            ok = (den < 0) & inside
+            off = 0.5 * (left - right) / torch.where(ok, den, torch.full_like(den, -1.0))
+            return torch.where(ok, off.clamp(-0.5, 0.5), torch.zeros_like(off))
+
+        if w > 2:
+            xl, xr = (px - 1).clamp(0, w - 1), (px + 1).clamp(0, w - 1)
+            x = x + offset(r[b, py, xl], r[b, py, xr], (px > 0) & (px < w - 1))
+        if h > 2:
+            yl, yr = (py - 1).clamp(0, h - 1), (py + 1).clamp(0, h - 1)
+            y = y + offset(r[b, yl, px], r[b, yr, px], (py > 0) & (py < h - 1))
+    out = torch.stack([x, y, value], dim=-1)
+    return out[0] if single else out
+
+
+def select_scale(
+    peaks: torch.Tensor,
+    scales: Sequence[float] | torch.Tensor,
+    penalty: float = 1.0,
+    min_peak: float = 0.15,
+    reference: int | None = None,
+) -> torch.Tensor:
+    """Index of the best scale (a 0-d long tensor on ``peaks``' device; no synchronisation).
+
+    The peak of every scale other than the reference (scale 1) is multiplied by ``penalty``
+    (1 = CREST: none; < 1 favours keeping the size) and the best penalised peak wins; ties go to
+    the reference, then to the lowest index (CREST lists scale 1 first and takes the first
+    maximum). When the reference scale's own peak is below ``min_peak`` (CREST: 0.15) the tracker
+    is not confident and the reference is returned, i.e. the size is kept.
+
+    Args:
+        peaks: ``(S,)`` peak value of each scale's response.
+        scales: ``S`` relative scale factors (e.g. CREST's ``[1, 0.95, 1.05]``).
+        penalty: multiplier of the peaks of the scales != 1.
+        min_peak: confidence gate on the reference peak.
+        reference: index of the reference scale; default the scale closest to 1.
+    """
+    if peaks.ndim != 1:
+        raise ValueError(f"peaks must be (S,), got {tuple(peaks.shape)}")
+    sc = np.asarray(scales.detach().cpu() if isinstance(scales, torch.Tensor) else scales, dtype=np.float64)
+    if sc.reshape(-1).size != peaks.numel():
+        raise ValueError(f"{peaks.numel()} peaks for {sc.size} scales")
+    ref = int(np.argmin(np.abs(sc.reshape(-1) - 1.0))) if reference is None else int(reference)
+    if not 0 <= ref < peaks.numel():
+        raise ValueError(f"reference {ref} out of range for {peaks.numel()} scales")
+    weights = torch.full_like(peaks, float(penalty))
+    weights[ref] = 1.0
+    scored = peaks * weights
+    best = torch.argmax(scored)  # the first maximum on ties ...
+    keep = (peaks[ref] < min_peak) | (scored[best] <= peaks[ref])  # ... and the reference wins ties
+    return torch.where(keep, torch.full_like(best, ref), best)
+
+
+def damped_size(size_wh: Any, scale: float, damping: float = 0.6) -> np.ndarray:
+    """CREST's damped size update ``(1 - d) size + d (size x scale)`` (``d = 0.6``)."""
+    wh = np.asarray(size_wh, dtype=np.float64)
+    return (1.0 - damping) * wh + damping * wh * float(scale)
+
+
+def pca_basis(features: torch.Tensor, n_components: int) -> torch.Tensor:
+    """The ``n_components`` principal directions of the channels of ``features`` (CREST, frame 1).
+
+    Args:
+        features: ``(C, h, w)`` or ``(B, C, h, w)``; each spatial position is one observation.
+        n_components: ``k <= C``.
+
+    Returns:
+        ``(C, k)`` orthonormal columns, by decreasing variance (eigenvectors of the channel
+        covariance; the sign of each column is fixed so that its largest entry is positive).
+    """
+    x = features if features.ndim == 3 else features.permute(1, 0, 2, 3)
+    if x.ndim != 3:
+        raise ValueError(f"features must be (C, h, w) or (B, C, h, w), got {tuple(features.shape)}")
+    c = x.shape[0]
+    if not 1 <= n_components <= c:
+        raise ValueError(f"n_components must be in 1..{c}, got {n_components}")
+    m = x.reshape(c, -1).to(torch.float64)
+    m = m - m.mean(dim=1, keepdim=True)
+    cov = m @ m.T / max(1, m.shape[1] - 1)
+    _, vecs = torch.linalg.eigh(cov)  # ascending eigenvalues
+    basis = vecs[:, -n_components:].flip(1)
+    sign = torch.sign(basis.gather(0, basis.abs().argmax(dim=0, keepdim=True)))
+    return (basis * torch.where(sign == 0, torch.ones_like(sign), sign)).to(features.dtype)
+
+
+def project_channels(features: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """``(B, C, h, w)`` x ``(C, k)`` -> ``(B, k, h, w)`` (CREST projects without centring)."""
+    return torch.einsum("bchw,ck->bkhw", features, basis)
+
+
+# --------------------------------------------------------------------------- online learning
+
+
+@dataclass(frozen=True)
+class UpdateSchedule:
+    """When the online model stores a sample and when it trains (CREST: every 2 frames).
+
+    Frames are numbered from 1 (the initialisation frame). A tracked frame ``t >= 2`` is
+    *confident* when its peak is at least ``min_peak``; only confident frames are stored, and
+    training runs on the update frames ``t = 1 + k interval`` (3, 5, 7, ... for interval 2) that are
+    confident. A frame with a low peak neither adds a sample nor trains.
+
+    Attributes:
+        interval: train every ``interval`` frames.
+        min_peak: confidence gate on the peak of the (prior-weighted) response.
+    """
+
+    interval: int = 2
+    min_peak: float = 0.15
+
+    def __post_init__(self) -> None:
+        if self.interval < 1:
+            raise ValueError(f"interval must be >= 1, got {self.interval}")
+
+    def is_update_frame(self, frame: int) -> bool:
+        """Whether frame ``frame`` (1-based) is on the training schedule."""
+        return frame >= 2 and (frame - 1) % self.interval == 0
+
+    def confident(self, peak: float) -> bool:
+        """Whether a frame with this peak may be learned from."""
+        return bool(peak >= self.min_peak)
+
+    def decide(self, frame: int, peak: float) -> tuple[bool, bool]:
+        """``(store, train)`` for frame ``frame`` with response peak ``peak``."""
+        ok = self.confident(peak)
+        return ok, ok and self.is_update_frame(frame)
+
+
+class SampleBuffer:
+    """A ring buffer of the last ``capacity`` training pairs, preallocated on the device.
+
+    ``push`` overwrites the oldest pair once the buffer is full (a device copy, no
+    synchronisation); ``features`` / ``labels`` are views of the filled slots (in slot order, which
+    is irrelevant to a batch loss).
+
+    Args:
+        capacity: number of pairs kept (CREST: 2, the paper: T = 12).
+        feature_shape: shape of one feature sample, e.g. ``(C, h, w)``.
+        label_shape: shape of one label, e.g. ``(h, w)`` or ``(9, h, w)``.
+        device: where the buffer lives.
+        dtype: float dtype of both tensors.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        feature_shape: Sequence[int],
+        label_shape: Sequence[int],
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.capacity = int(capacity)
+        self._x = torch.zeros((self.capacity, *feature_shape), dtype=dtype, device=device)
+        self._y = torch.zeros((self.capacity, *label_shape), dtype=dtype, device=device)
+        self._count = 0  # pairs ever pushed
+
+    def __len__(self) -> int:
+        return min(self._count, self.capacity)
+
+    @property
+    def pushed(self) -> int:
+        """How many pairs were ever pushed (including overwritten ones)."""
+        return self._count
+
+    def push(self, features: torch.Tensor, label: torch.Tensor) -> None:
+        """Store one pair (shapes ``feature_shape`` and ``label_shape``), replacing the oldest if full."""
+        if tuple(features.shape) != tuple(self._x.shape[1:]) or tuple(label.shape) != tuple(self._y.shape[1:]):
+            raise ValueError(
+                f"expected features {tuple(self._x.shape[1:])} and label {tuple(self._y.shape[1:])}, "
+                f"got {tuple(features.shape)} and {tuple(label.shape)}"
+            )
+        slot = self._count % self.capacity
+        self._x[slot].copy_(features.detach())
+        self._y[slot].copy_(label.detach())
+        self._count += 1
+
+    def features(self) -> torch.Tensor:
+        """``(n, *feature_shape)``, n = ``len(self)``."""
+        return self._x[: len(self)]
+
+    def labels(self) -> torch.Tensor:
+        """``(n, *label_shape)``."""
+        return self._y[: len(self)]
+
+    def clear(self) -> None:
+        """Forget every pair (the memory stays allocated)."""
+        self._count = 0
+
+
+# --------------------------------------------------------------------------- timing
+
+
+class Profiler:
+    """Optional wall-clock timing of a tracker's components, per call.
+
+    Disabled (the default), ``section`` costs nothing and never synchronises. Enabled, each
+    section is bracketed by ``torch.cuda.synchronize(device)`` on CUDA devices so that the time is
+    the GPU's, not the launch's; the synchronisations slow the tracker a little.
+    """
+
+    def __init__(self, enabled: bool = False, device: torch.device | str = "cpu") -> None:
+        self.enabled = bool(enabled)
+        self.device = torch.device(device)
+        self.times: dict[str, list[float]] = {}
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @contextlib.contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        """Time the ``with`` block under ``name`` (when enabled)."""
+        if not self.enabled:
+            yield
+            return
+        self._sync()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._sync()
+            self.times.setdefault(name, []).append(time.perf_counter() - t0)
+
+    def summary(self) -> dict[str, float]:
+        """Mean seconds per call of each section."""
+        return {k: float(np.mean(v)) for k, v in self.times.items() if v}
+
+    def reset(self) -> None:
+        """Forget the recorded times."""
+        self.times.clear()
+
+
+# --------------------------------------------------------------------------- tracker base
+
+
+class DeepTrackerBase:
+    """State and bookkeeping of a deep tracker: backbone, device, target centre and size, frames.
+
+    Subclasses implement ``init`` / ``update`` with :meth:`_start` / :meth:`_frame` and report the
+    box with :meth:`box`. The backbone is either given (shared between trackers, e.g. in tests and
+    chapters) or :func:`shared_backbone` on ``device``.
+
+    Args:
+        device: where every tensor lives; ``None``: the given backbone's device, else
+            :func:`rankatt_lib.device`.
+        backbone: a :class:`~rankatt_lib.features.VGG16Features` returning ``layer``.
+        layer: the feature layer the tracker reads.
+        profile: time the components (see :class:`Profiler`).
+    """
+
+    def __init__(
+        self,
+        device: torch.device | str | None = None,
+        backbone: VGG16Features | None = None,
+        layer: str = "conv4_3",
+        profile: bool = False,
+    ) -> None:
+        if backbone is not None:
+            if layer not in getattr(backbone, "layers", ()):
+                raise ValueError(f"the backbone must return {layer!r}; it returns {getattr(backbone, 'layers', None)}")
+            bdev = backbone.device
+            if device is not None and torch.device(device) != bdev:
+                want, have = torch.device(device), bdev
+                if not (want.type == have.type == "cuda" and want.index is None):
+                    raise ValueError(f"device {want} differs from the backbone's device {have}")
+            self.device = bdev
+            self.backbone = backbone
+        else:
+            self.device = default_device() if device is None else default_device(str(torch.device(device)))
+            self.backbone = shared_backbone(self.device)
+        self.layer = layer
+        self.profiler = Profiler(profile, self.device)
+        self.center: np.ndarray | None = None  # (cx, cy), 1-based image coordinates
+        self.size = np.zeros(2)  # (w, h) of the current target
+        self.image_hw = (0, 0)
+        self.frame_index = 0  # 1 after init, 2 after the first update, ...
+
+    def _start(self, image: Any, box: Any) -> torch.Tensor:
+        """Validate ``image`` and ``box``, reset the state; returns the frame ``(3, H, W)`` on the device.
+
+        Raises:
+            TypeError: ``image`` is not an array/tensor.
+            ValueError: a bad box (NaN, ``w`` or ``h <= 0``, entirely outside the image).
+        """
+        if not isinstance(image, np.ndarray | torch.Tensor):
+            raise TypeError(f"image must be an RGB uint8 numpy array (H, W, 3), got {type(image).__name__}")
+        frame = to_tensor_image(image, self.device)
+        self.image_hw = (int(frame.shape[1]), int(frame.shape[2]))
+        b = check_box(box, self.image_hw)
+        cx, cy, w, h = box_to_center(b)
+        self.center = np.array([cx, cy], dtype=np.float64)
+        self.size = np.array([w, h], dtype=np.float64)
+        self.frame_index = 1
+        return frame
+
+    def _frame(self, image: Any) -> torch.Tensor:
+        """The next frame on the device (``frame_index`` is advanced)."""
+        if self.center is None:
+            raise RuntimeError("call init(image, box) before update(image)")
+        frame = to_tensor_image(image, self.device)
+        self.image_hw = (int(frame.shape[1]), int(frame.shape[2]))
+        self.frame_index += 1
+        return frame
+
+    def _move(self, offset_xy: Any) -> None:
+        """Shift the centre by ``(dx, dy)`` pixels, keeping it inside the image."""
+        assert self.center is not None
+        h, w = self.image_hw
+        c = self.center + np.asarray(offset_xy, dtype=np.float64).reshape(2)
+        self.center = np.array([min(max(c[0], 1.0), float(w)), min(max(c[1], 1.0), float(h))])
+
+    def _clamp_size(self, min_size: float = 4.0) -> None:
+        """Keep the size between ``min_size`` px and the image size."""
+        h, w = self.image_hw
+        self.size = np.clip(self.size, min_size, np.array([max(w, min_size), max(h, min_size)], dtype=np.float64))
+
+    def box(self) -> np.ndarray:
+        """The current box ``x, y, w, h`` (1-based, float64)."""
+        if self.center is None:
+            raise RuntimeError("the tracker has not been initialised")
+        return center_to_box(np.array([self.center[0], self.center[1], self.size[0], self.size[1]]))
