@@ -341,7 +341,10 @@ def pca_basis(features: torch.Tensor, n_components: int) -> torch.Tensor:
 
 def project_channels(features: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
     """``(B, C, h, w)`` x ``(C, k)`` -> ``(B, k, h, w)`` (CREST projects without centring)."""
-    return torch.einsum("bchw,ck->bkhw", features, basis)
+    b, c, h, w = features.shape
+    if basis.shape[0] != c:
+        raise ValueError(f"basis {tuple(basis.shape)} does not match {c} feature channels")
+    return (basis.T @ features.reshape(b, c, h * w)).reshape(b, basis.shape[1], h, w)
 
 
 # --------------------------------------------------------------------------- online learning

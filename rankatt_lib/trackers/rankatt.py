@@ -1,0 +1,575 @@
+r"""The ranking-attention tracker of Peng, Kamata & Breckon (ICIP 2019), wired from the library's pieces.
+
+Per frame ``t >= 2`` (paper §2, Fig. 1-2; DESIGN.md §2):
+
+1. crop the scale pyramid around the previous centre (one :func:`~.base.crop_pyramid` call) and run
+   VGG16 **once** on the batch of scales: :math:`x^S_t` = conv4_3 ``(S, 512, 31, 31)``,
+   :math:`x^L_t` = conv3_3 ``(S, 256, 63, 63)``;
+2. the ranking scores and re-orders its N kernels on the reference (scale-1) patch's
+   :math:`x^S_t` (Eq. 1-5, :class:`~rankatt_lib.ranking.Ranking`), PreNet + ConvLSTM give the
+   attention kernel :math:`h_t` and replace the worst kernel (Eq. 6-7,
+   :class:`~rankatt_lib.convlstm.RankingUpdater`);
+3. attention for every scale: :math:`m_t = h_t * x^S_t` (Eq. 8), upsampled and applied to
+   :math:`x^L_t` with the residual connection, :math:`\tilde x^L = x^L (1 + a(m))`
+   (:func:`~rankatt_lib.attention.apply_attention`);
+4. the part-based tracker's 9 channels on :math:`\tilde x^L_t`, combined into one map by the prior
+   kernel (:class:`~rankatt_lib.parts.PartTracker`), times CREST's motion prior;
+5. peak over scales -> scale selection (penalty, confidence gate) -> new centre and damped size;
+6. online update of the part tracker (Eq. 10) on its schedule, from a ring buffer of the last
+   T = 12 frames whose labels are the tracked boxes; frames with a low peak are not learned from.
+
+Frame 1: :math:`h_0` = the kernel minimising Eq. 9 on frame 1 (:func:`~rankatt_lib.init_kernel.init_kernel`),
+the ranking = N copies of :math:`h_0`, the hidden state :math:`h = h_0`, and the part tracker
+is trained on frame 1's attended :math:`\tilde x^L_1` (attention by :math:`h_0`).
+
+The ranking updater (PreNet + ConvLSTM) is the checkpoint trained offline
+(``rankatt_lib/checkpoints/ranking_synthetic.pt``, ``data_scripts/train_ranking.py``) when it is
+present; otherwise the untrained updater (whose initialisation makes it a running average of the
+best kernel, :mod:`rankatt_lib.convlstm`). Which one was used is :attr:`RankingAttentionTracker.updater_source`
+(``"checkpoint"`` or ``"untrained"``), never guessed.
+
+Ablations (config switches, also registered by name): ``use_ranking=False`` (``"rankatt-noranking"``:
+the attention kernel is :math:`h_0`, fixed for the whole sequence), ``n_kernels=1``
+(``"rankatt-n1"``), ``use_attention=False`` (``"rankatt-noattention"``: :math:`x^L` unchanged, no
+ranking network run at all), ``single_channel=True`` (``"rankatt-single"``: one channel on the whole
+target instead of 9 parts), ``attention_variant="multiply"`` (``"rankatt-multiply"``) and
+``updater="untrained"`` (``"rankatt-untrained"``).
+
+Synchronisation: per frame the tracker reads one small tensor back (peak position and value, the
+chosen scale, the peaks of every scale). Frame 1 reads a few more (the part tracker's first-frame
+loss, every ``init_check_every`` steps). Everything in :attr:`RankingAttentionTracker.last` stays
+on the device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from ..attention import ATTENTION_VARIANTS, AttentionConfig, AttentionVariant, apply_attention, attention_map
+from ..convlstm import RankingUpdater
+from ..features import VGG16Features
+from ..init_kernel import DEFAULT_INIT_ITERS, init_kernel, target_label
+from ..parts import PartInitInfo, PartTracker, PartTrackerConfig
+from ..ranking import Ranking
+from ..registry import register
+from .base import (
+    DeepTrackerBase,
+    SearchGeometry,
+    crop_pyramid,
+    damped_size,
+    find_peaks,
+    motion_prior,
+    select_scale,
+)
+
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "RankingAttentionConfig",
+    "RankingAttentionFrameInfo",
+    "RankingAttentionInitInfo",
+    "RankingAttentionTracker",
+]
+
+#: Where the offline-trained ranking updater ships (``data_scripts/train_ranking.py`` writes it).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "ranking_synthetic.pt"
+
+UpdaterChoice = Literal["auto", "checkpoint", "untrained"]
+_UPDATER_CHOICES = ("auto", "checkpoint", "untrained")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass
+class RankingAttentionConfig:
+    """Every number of the ranking-attention tracker: the paper's value where it gives one, else
+    DESIGN.md's / CREST's (marked), else *ours* (marked).
+
+    Paper (§2, §3.1):
+        n_kernels: ranking length N (paper: 3).
+        T: online-training frames kept, the last T (paper: 12).
+        patch_size: search patch side H = W (paper: 255 -> conv4_3 31 x 31, conv3_3 63 x 63).
+        kernel_size: side of the ranking's kernels and of h (paper: 11 cells of conv4_3).
+        lambda1: Eq. 9's weight on ``||h||^2`` (paper: 1e-10), used by the frame-1 init of h0.
+        lambda2: Eq. 10's weight on ``||w||^2`` (paper: 1e-7).
+        part_grid: parts per side (paper: 3 x 3 = 9 channels); part_kernel: their kernel (paper: 7).
+
+    Geometry (DESIGN.md §2):
+        search_area_factor: search square side / ``sqrt(w h)`` (2.9: the target is ~88 px = 11
+            conv4_3 cells in the patch).
+
+    Ranking and attention (switches for the ablation chapter):
+        use_attention: apply the attention map to xL (False: xL unchanged and the ranking network
+            is not run).
+        use_ranking: update the ranking / h with the ConvLSTM every frame (False: the "without
+            ranking" baseline, a single fixed h0 as the attention kernel).
+        attention_variant: ``"residual"`` (DESIGN.md: ``xL (1 + a)``), ``"multiply"`` or ``"none"``.
+        attention_upsample: ``"cells"`` (on the backbone's cell geometry) or ``"resize"``.
+        init_iters: CG iterations of the Eq. 9 solve for h0 (*ours*, :data:`DEFAULT_INIT_ITERS`).
+        init_sigma_factor: sigma of Eq. 9's Gaussian label / target size in cells (CREST: 0.1).
+        updater: ``"auto"`` (the checkpoint if the file exists, else untrained), ``"checkpoint"``
+            (the file must exist) or ``"untrained"`` (the ConvLSTM's initialisation, seeded).
+        checkpoint: path of the updater checkpoint; ``None`` = :data:`DEFAULT_CHECKPOINT`.
+        updater_seed: seed of the untrained updater's initialisation (*ours*).
+
+    Part tracker (DESIGN.md §2/§5, :class:`~rankatt_lib.parts.PartTrackerConfig`):
+        single_channel: one channel on the whole target, no prior kernel (the ablation).
+        part_init_max_steps: cap on frame-1 optimiser steps (*ours*, the part tracker's 100).
+        part_init_lr, part_update_lr: learning rates, fan-in units (*ours*, the part tracker's).
+        update_interval: train every this many frames (CREST: 2).
+        update_steps: optimiser steps per update (CREST: 2).
+        update_min_peak: frames whose combined peak is below it are neither stored nor trained on
+            (CREST's 0.15 gate).
+        part_seed: seed of the part weights' initialisation (they start at zero by default).
+
+    Detection and scale (CREST's released values, DESIGN.md §5):
+        motion_sigma_factor: motion prior sigma = factor x target size in (conv3_3) cells (0.6).
+        scales: relative scales searched each frame, the reference (1) first (1, 0.95, 1.05).
+        scale_penalty: multiplier of the peaks of scales != 1 (CREST: 1.0, none).
+        scale_damping: fraction of the scale change applied to the size (0.6).
+        scale_min_peak: keep the size when the scale-1 peak is below it (0.15).
+        subpixel: parabolic sub-cell peak refinement (*ours*).
+        min_size: smallest target side in pixels (*ours*).
+    """
+
+    n_kernels: int = 3
+    T: int = 12
+    patch_size: int = 255
+    kernel_size: int = 11
+    lambda1: float = 1e-10
+    lambda2: float = 1e-7
+    part_grid: int = 3
+    part_kernel: int = 7
+
+    search_area_factor: float = 2.9
+
+    use_attention: bool = True
+    use_ranking: bool = True
+    attention_variant: AttentionVariant = "residual"
+    attention_upsample: Literal["cells", "resize"] = "cells"
+    init_iters: int = DEFAULT_INIT_ITERS
+    init_sigma_factor: float = 0.1
+    updater: UpdaterChoice = "auto"
+    checkpoint: str | None = None
+    updater_seed: int = 0
+
+    single_channel: bool = False
+    part_init_max_steps: int = PartTrackerConfig.init_max_steps
+    part_init_lr: float = PartTrackerConfig.init_lr
+    part_update_lr: float = PartTrackerConfig.update_lr
+    update_interval: int = 2
+    update_steps: int = 2
+    update_min_peak: float = 0.15
+    part_seed: int = 0
+
+    motion_sigma_factor: float = 0.6
+    scales: tuple[float, ...] = (1.0, 0.95, 1.05)
+    scale_penalty: float = 1.0
+    scale_damping: float = 0.6
+    scale_min_peak: float = 0.15
+    subpixel: bool = True
+    min_size: float = 4.0
+
+    def __post_init__(self) -> None:
+        self.scales = tuple(float(s) for s in self.scales)
+        if not self.scales or any(not (s > 0) for s in self.scales):
+            raise ValueError(f"scales must be positive, got {self.scales}")
+        for name in ("n_kernels", "T", "update_interval", "part_grid"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("kernel_size", "part_kernel"):
+            k = int(getattr(self, name))
+            if k < 1 or k % 2 == 0:
+                raise ValueError(f"{name} must be odd and positive, got {k}")
+        for name in ("update_steps", "part_init_max_steps", "init_iters"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("search_area_factor", "motion_sigma_factor", "init_sigma_factor"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.lambda1 < 0 or self.lambda2 < 0:
+            raise ValueError("lambda1 and lambda2 must be >= 0")
+        if self.attention_variant not in ATTENTION_VARIANTS:
+            raise ValueError(f"attention_variant must be one of {ATTENTION_VARIANTS}, got {self.attention_variant!r}")
+        if self.updater not in _UPDATER_CHOICES:
+            raise ValueError(f"updater must be one of {_UPDATER_CHOICES}, got {self.updater!r}")
+        if not 0.0 <= self.scale_damping <= 1.0:
+            raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The updater checkpoint's path (:data:`DEFAULT_CHECKPOINT` unless ``checkpoint`` is set)."""
+        return DEFAULT_CHECKPOINT if self.checkpoint is None else Path(self.checkpoint)
+
+    def part_config(self, channels: int = 256) -> PartTrackerConfig:
+        """The :class:`~rankatt_lib.parts.PartTrackerConfig` these settings imply."""
+        return PartTrackerConfig(
+            grid=self.part_grid,
+            kernel=self.part_kernel,
+            channels=channels,
+            seed=self.part_seed,
+            single_channel=self.single_channel,
+            lambda2=self.lambda2,
+            init_lr=self.part_init_lr,
+            init_max_steps=self.part_init_max_steps,
+            T=self.T,
+            update_interval=self.update_interval,
+            update_steps=self.update_steps,
+            update_lr=self.part_update_lr,
+            update_min_peak=self.update_min_peak,
+        )
+
+
+def _make_config(config: RankingAttentionConfig | None, overrides: dict[str, Any]) -> RankingAttentionConfig:
+    base = RankingAttentionConfig() if config is None else config
+    if not isinstance(base, RankingAttentionConfig):
+        raise TypeError(f"config must be a RankingAttentionConfig, got {type(base).__name__}")
+    names = {f.name for f in dataclasses.fields(RankingAttentionConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(f"unknown RankingAttentionConfig option(s) {unknown}; valid: {sorted(names)}")
+    return dataclasses.replace(base, **overrides)
+
+
+# --------------------------------------------------------------------------- internals exposed
+
+
+@dataclass
+class RankingAttentionInitInfo:
+    """What ``init`` did on frame 1.
+
+    Attributes:
+        h0: ``(1, 512, k, k)`` the Eq. 9 kernel (device tensor).
+        label_S: ``(31, 31)`` Eq. 9's label on frame 1.
+        target_cells_S: target ``(w, h)`` in conv4_3 cells; target_cells_L: in conv3_3 cells.
+        parts: the part tracker's :class:`~rankatt_lib.parts.PartInitInfo`.
+        updater_source: ``"checkpoint"`` or ``"untrained"``.
+    """
+
+    h0: torch.Tensor
+    label_S: torch.Tensor
+    target_cells_S: tuple[float, float]
+    target_cells_L: tuple[float, float]
+    parts: PartInitInfo
+    updater_source: str
+
+
+@dataclass
+class RankingAttentionFrameInfo:
+    """Internals of one frame (for the chapters and tests). Tensors stay on the device.
+
+    Attributes:
+        frame: 1-based frame number (1 = init).
+        scores: ``(N,)`` PNR scores of the ranking, in the new order (non-increasing); ``None``
+            when the ranking was not run (``use_attention=False``).
+        order: ``(N,)`` the permutation of Eq. 3 (new slot j held kernel ``order[j]`` before).
+        kernel: ``(1, 512, k, k)`` the attention kernel h_t used this frame.
+        attention: ``(S, 1, 31, 31)`` m_t = h_t * xS (Eq. 8) per scale (``None`` without attention).
+        xL: ``(S, 256, 63, 63)`` conv3_3 features; attended: the same after attention (the same
+            tensor object when no attention is applied).
+        parts: ``(S, 9, 63, 63)`` part responses (``(S, 1, ...)`` single-channel).
+        response: ``(S, 63, 63)`` combined responses; weighted: times the motion prior.
+        scale_index, scale: the chosen scale; peak_value, peak_cell: the chosen peak (conv3_3 cells).
+        peaks: ``(S,)`` numpy, the weighted peak of every scale.
+        stored, updated: whether the part tracker stored the frame / trained on it.
+    """
+
+    frame: int
+    scores: torch.Tensor | None
+    order: torch.Tensor | None
+    kernel: torch.Tensor | None
+    attention: torch.Tensor | None
+    xL: torch.Tensor
+    attended: torch.Tensor
+    parts: torch.Tensor
+    response: torch.Tensor
+    weighted: torch.Tensor
+    scale_index: int
+    scale: float
+    peak_value: float
+    peak_cell: tuple[float, float]
+    peaks: np.ndarray
+    stored: bool = False
+    updated: bool = False
+
+
+# --------------------------------------------------------------------------- tracker
+
+
+class RankingAttentionTracker(DeepTrackerBase):
+    """The paper's tracker: ``init(image, box)`` then ``update(image) -> box``.
+
+    Images are RGB ``uint8`` ``(H, W, 3)``; boxes ``x, y, w, h`` (OTB, 1-based). Options: a
+    :class:`RankingAttentionConfig` and/or its fields as keywords.
+
+    Args:
+        config: the settings (default :class:`RankingAttentionConfig`).
+        device: where everything runs (default: the backbone's, else :func:`rankatt_lib.device`).
+        backbone: a :class:`~rankatt_lib.features.VGG16Features` returning conv3_3 and conv4_3
+            (default: one cached per device, :func:`~rankatt_lib.trackers.base.shared_backbone`).
+        profile: time the components; ``profiler.summary()`` gives seconds per call of ``"crop"``,
+            ``"features"``, ``"ranking"``, ``"attention"``, ``"parts"`` and ``"update"``.
+        ranking_updater: an already built :class:`~rankatt_lib.convlstm.RankingUpdater` (then
+            ``updater_source`` is ``"given"``); default: by ``config.updater``.
+
+    Attributes:
+        updater_source: ``"checkpoint"`` / ``"untrained"`` (/ ``"given"``).
+        init_info: :class:`RankingAttentionInitInfo` after ``init``.
+        last: :class:`RankingAttentionFrameInfo` of the latest frame.
+        ranking: the :class:`~rankatt_lib.ranking.Ranking`; h: the current attention kernel.
+        parts: the :class:`~rankatt_lib.parts.PartTracker`.
+
+    Raises:
+        FileNotFoundError: ``updater="checkpoint"`` and the file is missing.
+        ValueError: the backbone does not return conv3_3 and conv4_3.
+    """
+
+    def __init__(
+        self,
+        config: RankingAttentionConfig | None = None,
+        device: torch.device | str | None = None,
+        backbone: VGG16Features | None = None,
+        *,
+        profile: bool = False,
+        ranking_updater: RankingUpdater | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.config: RankingAttentionConfig = _make_config(config, overrides)
+        super().__init__(device, backbone, "conv4_3", profile)
+        if "conv3_3" not in self.backbone.layers:
+            raise ValueError(f"the backbone must return conv3_3 and conv4_3; it returns {self.backbone.layers}")
+        cfg = self.config
+        self.geo_S = SearchGeometry.for_layer("conv4_3", cfg.search_area_factor, cfg.patch_size, self.backbone)
+        self.geo_L = SearchGeometry.for_layer("conv3_3", cfg.search_area_factor, cfg.patch_size, self.backbone)
+        self._ref = int(np.argmin(np.abs(np.asarray(cfg.scales) - 1.0)))
+        self.attention_config = AttentionConfig(
+            variant=cfg.attention_variant if cfg.use_attention else "none",
+            upsample=cfg.attention_upsample,
+            ratio=self.geo_S.stride // self.geo_L.stride,
+        )
+        if ranking_updater is not None:
+            self.updater, self.updater_source = ranking_updater.to(self.device), "given"
+        else:
+            self.updater, self.updater_source = self._load_updater()
+        self.updater.requires_grad_(False)
+        self.updater.eval()
+        self.ranking: Ranking | None = None
+        self.h: torch.Tensor | None = None
+        self.h0: torch.Tensor | None = None
+        self.parts: PartTracker | None = None
+        self.init_info: RankingAttentionInitInfo | None = None
+        self.last: RankingAttentionFrameInfo | None = None
+
+    def _load_updater(self) -> tuple[RankingUpdater, str]:
+        cfg = self.config
+        path = cfg.checkpoint_path
+        if cfg.updater == "checkpoint" or (cfg.updater == "auto" and path.is_file()):
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"no ranking-updater checkpoint at {path}; train one with data_scripts/train_ranking.py "
+                    "or use updater='untrained'"
+                )
+            return RankingUpdater.load(path, device=self.device), "checkpoint"
+        return RankingUpdater(seed=cfg.updater_seed, device=self.device), "untrained"
+
+    # -- pieces --
+    def _features(self, frame: torch.Tensor, scales: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One crop of every scale, one backbone pass: ``(xS (S, 512, 31, 31), xL (S, 256, 63, 63))``."""
+        assert self.center is not None
+        side = self.geo_S.search_side(self.size)
+        with self.profiler.section("crop"):
+            patches = crop_pyramid(frame, self.center, side, scales, self.config.patch_size)
+        with self.profiler.section("features"):
+            with torch.no_grad():
+                out = self.backbone(patches)
+        return out["conv4_3"], out["conv3_3"]
+
+    def _attend(
+        self, h: torch.Tensor | None, xS: torch.Tensor, xL: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Eq. 8 for every scale and the attention on xL: ``(m (S, 1, 31, 31) or None, x~L)``."""
+        if h is None or not self.config.use_attention:
+            return None, xL
+        with self.profiler.section("attention"):
+            m = attention_map(h, xS)
+            return m, apply_attention(xL, m, config=self.attention_config)
+
+    # -- tracker interface --
+    def init(self, image: np.ndarray, box: Any) -> None:
+        """Frame 1: h0 by Eq. 9, ranking = N copies of h0, h = h0, part tracker trained on x~L_1.
+
+        Raises:
+            ValueError: a bad box (NaN, non-positive size, outside the image).
+        """
+        cfg = self.config
+        frame = self._start(image, box)
+        dev = self.device
+        with torch.no_grad():
+            xS, xL = self._features(frame, (1.0,))
+        nS, nL = self.geo_S.map_size, self.geo_L.map_size
+        if xS.shape[-2:] != (nS, nS) or xL.shape[-2:] != (nL, nL):
+            raise RuntimeError(f"feature maps {tuple(xS.shape)}, {tuple(xL.shape)} differ from the geometry's")
+
+        tcS = self.geo_S.target_cells(self.size)
+        c0S = self.geo_S.centre_cell
+        label_S = target_label(nS, (c0S, c0S), tcS, cfg.init_sigma_factor, device=dev)
+        with self.profiler.section("ranking"):
+            h0 = init_kernel(xS, label_S, k=cfg.kernel_size, lam=cfg.lambda1, iters=cfg.init_iters)
+        self.h0 = h0
+        self.h = h0
+        self.ranking = Ranking.from_kernel(h0, cfg.n_kernels if cfg.use_ranking else 1)
+        m, xLa = self._attend(h0 if cfg.use_attention else None, xS, xL)
+
+        # part tracker on frame 1's attended xL
+        tcL = self.geo_L.target_cells(self.size)
+        c0L = self.geo_L.centre_cell
+        self.parts = PartTracker(cfg.part_config(int(xL.shape[1]))).to(dev)
+        self.parts.set_target_size(tcL)
+        self._tcL = np.asarray(tcL, dtype=np.float64)
+        y1 = self.parts.labels((c0L, c0L), tcL, nL)
+        with self.profiler.section("update"):
+            pinfo = self.parts.init(xLa[0].detach(), y1)
+        hc, wc = float(tcL[1]), float(tcL[0])
+        self._prior = motion_prior(
+            (nL, nL), (c0L, c0L), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), dev
+        )
+
+        with torch.no_grad():
+            parts = self.parts(xLa)
+            resp = self.parts.combine(parts)[:, 0]
+            weighted = resp * self._prior
+            scores = self.ranking.score(xS) if cfg.use_attention else None
+        self.init_info = RankingAttentionInitInfo(
+            h0, label_S, (float(tcS[0]), float(tcS[1])), (float(tcL[0]), float(tcL[1])), pinfo, self.updater_source
+        )
+        order = torch.arange(self.ranking.n, device=dev) if scores is not None else None
+        self.last = RankingAttentionFrameInfo(
+            frame=1,
+            scores=scores,
+            order=order,
+            kernel=h0 if cfg.use_attention else None,
+            attention=m,
+            xL=xL,
+            attended=xLa,
+            parts=parts,
+            response=resp,
+            weighted=weighted,
+            scale_index=0,
+            scale=1.0,
+            peak_value=float("nan"),
+            peak_cell=(c0L, c0L),
+            peaks=np.full(1, np.nan),
+        )
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        """Track one frame (one crop, one backbone pass for every scale), learn, return ``x, y, w, h``."""
+        cfg = self.config
+        frame = self._frame(image)
+        assert self.parts is not None and self.ranking is not None and self.h is not None
+        side = self.geo_S.search_side(self.size)
+        xS, xL = self._features(frame, cfg.scales)
+        scores = order = None
+        with torch.no_grad():
+            h_t: torch.Tensor | None = None
+            if cfg.use_attention:
+                with self.profiler.section("ranking"):
+                    xs_ref = xS[self._ref : self._ref + 1]
+                    if cfg.use_ranking:  # Eq. 1-7
+                        h_t, info = self.updater.step(self.ranking, self.h, xs_ref)
+                        scores, order = info.rank.scores, info.rank.order
+                        self.h = h_t
+                    else:  # the fixed h0, scored for the record only
+                        res = self.ranking.rank(xs_ref)
+                        scores, order = res.scores, res.order
+                        h_t = self.h0
+            m, xLa = self._attend(h_t, xS, xL)  # Eq. 8 + residual attention
+            with self.profiler.section("parts"):
+                parts = self.parts(xLa)
+                resp = self.parts.combine(parts)[:, 0]
+                weighted = resp * self._prior
+                peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
+                best = select_scale(peaks[:, 2], cfg.scales, cfg.scale_penalty, cfg.scale_min_peak, self._ref)
+                pick = peaks[best]
+                # the one synchronisation per frame
+                read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]]).tolist()
+        px, py, value, idx = read[0], read[1], read[2], int(read[3])
+        s = cfg.scales[idx]
+        self._move(self.geo_L.cell_to_offset((px, py), side * s))
+        if s != 1.0:
+            self.size = damped_size(self.size, s, cfg.scale_damping)
+            self._clamp_size(cfg.min_size)
+
+        # Eq. 10 online update: label = the tracked box in the chosen patch (size after damping)
+        with self.profiler.section("update"):
+            new_side = self.geo_S.search_side(self.size)
+            size_cells = self._tcL * new_side / (side * s)
+            y = self.parts.labels(pick[:2], size_cells, tuple(xLa.shape[-2:]))
+            stored, trained = self.parts.observe(self.frame_index, xLa[idx].detach(), y, value)
+        self.last = RankingAttentionFrameInfo(
+            frame=self.frame_index,
+            scores=scores,
+            order=order,
+            kernel=h_t,
+            attention=m,
+            xL=xL,
+            attended=xLa,
+            parts=parts,
+            response=resp,
+            weighted=weighted,
+            scale_index=idx,
+            scale=s,
+            peak_value=value,
+            peak_cell=(px, py),
+            peaks=np.asarray(read[4:]),
+            stored=stored,
+            updated=trained,
+        )
+        return self.box()
+
+    @property
+    def update_frames(self) -> list[int]:
+        """Frames on which the part tracker was trained."""
+        return [] if self.parts is None else list(self.parts.update_frames)
+
+    def __repr__(self) -> str:
+        cfg = self.config
+        return (
+            f"RankingAttentionTracker(device={self.device}, N={cfg.n_kernels}, use_ranking={cfg.use_ranking}, "
+            f"use_attention={cfg.use_attention}, single_channel={cfg.single_channel}, updater={self.updater_source})"
+        )
+
+
+# --------------------------------------------------------------------------- registry
+
+#: Registered names and the config overrides they stand for (the ablation chapter's variants).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "rankatt": {},
+    "rankatt-noranking": {"use_ranking": False},
+    "rankatt-n1": {"n_kernels": 1},
+    "rankatt-noattention": {"use_attention": False},
+    "rankatt-single": {"single_channel": True},
+    "rankatt-multiply": {"attention_variant": "multiply"},
+    "rankatt-untrained": {"updater": "untrained"},
+}
+
+
+def _factory(name: str, preset: dict[str, Any]) -> Any:
+    def make(**kwargs: Any) -> RankingAttentionTracker:
+        return RankingAttentionTracker(**{**preset, **kwargs})
+
+    make.__name__ = "_make_" + name.replace("-", "_")
+    make.__doc__ = (
+        f"The ranking-attention tracker (Peng et al. 2019){' with ' + str(preset) if preset else ''}; "
+        "options: RankingAttentionConfig fields, device, backbone."
+    )
+    return make
+
+
+for _name, _preset in VARIANTS.items():
+    register(_name)(_factory(_name, _preset))
