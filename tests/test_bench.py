@@ -1,0 +1,138 @@
+"""Tests of the speed benchmark (rankatt_lib.bench): aggregation on fake timings, and a tiny end-to-end run.
+
+The end-to-end run uses ``--random-weights --tiny`` (a random VGG16, 127 px patches, few frame-1
+steps): it checks the plumbing and the JSON, not the speed of the real tracker.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rankatt_lib import bench
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def test_median_ms_drops_warmup_and_converts() -> None:
+    assert bench.median_ms([10.0, 0.001, 0.003, 0.002]) == pytest.approx(2.0)
+    assert bench.median_ms([0.004, 0.002], warmup=0) == pytest.approx(3.0)
+    with pytest.raises(ValueError):
+        bench.median_ms([0.1], warmup=1)
+
+
+def test_ratio_and_fps() -> None:
+    assert bench.ratio(3.0, 2.0) == 1.5
+    assert math.isnan(bench.ratio(1.0, 0.0)) and math.isnan(bench.ratio(1.0, float("nan")))
+    assert bench.fps(50.0) == 20.0 and math.isnan(bench.fps(0.0))
+
+
+def fake_timings() -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    per_frame = {
+        "rankatt": [9.0, 0.120, 0.100, 0.110],  # median after warm-up: 110 ms
+        "backbone": [5.0, 0.080, 0.100, 0.090],  # 90 ms
+        "crest": [7.0, 0.200, 0.220, 0.210],  # 210 ms
+        "csrt": [0.5, 0.010, 0.012, 0.011],  # 11 ms
+    }
+    sections = {
+        "crop": [1.0, 0.002, 0.002, 0.002],
+        "features": [1.0, 0.085, 0.080, 0.082],
+        "ranking": [1.0, 0.010, 0.008, 0.009],
+        "parts": [1.0, 0.005, 0.005, 0.005],
+        "update": [1.0, 0.0, 0.0, 0.010],  # median 0 (no training on most frames)
+    }
+    return per_frame, sections
+
+
+def test_aggregate_medians_ratios_and_components() -> None:
+    per_frame, sections = fake_timings()
+    out = bench.aggregate(per_frame, sections)
+    med = out["median_ms"]
+    assert med == pytest.approx({"rankatt": 110.0, "backbone": 90.0, "crest": 210.0, "csrt": 11.0})
+    assert out["fps"]["rankatt"] == pytest.approx(1000 / 110)
+    assert out["ratios"]["rankatt/backbone"] == pytest.approx(110 / 90)
+    assert out["ratios"]["rankatt/csrt"] == pytest.approx(10.0)
+    assert out["ratios"]["rankatt/crest"] == pytest.approx(110 / 210)
+    assert out["ratios"]["crest/backbone"] == pytest.approx(210 / 90)
+    comp = out["components_ms"]
+    assert list(comp) == ["crop", "features", "ranking", "parts", "update", "other"]
+    assert comp["features"] == pytest.approx(82.0) and comp["update"] == pytest.approx(0.0)
+    assert comp["other"] == pytest.approx(110.0 - (2 + 82 + 9 + 5 + 0))
+    assert sum(comp.values()) == pytest.approx(110.0)
+    assert out["components_share"]["features"] == pytest.approx(82 / 110)
+
+
+def test_other_is_never_negative() -> None:
+    out = bench.aggregate({"rankatt": [1.0, 0.01, 0.01]}, {"features": [1.0, 0.02, 0.02]})
+    assert out["components_ms"]["other"] == 0.0
+
+
+def test_format_table_lists_trackers_ratios_and_components() -> None:
+    per_frame, sections = fake_timings()
+    res = bench.aggregate(per_frame, sections)
+    res["meta"] = {"device": "cpu", "device_name": "Fake CPU", "torch_version": "9.9", "threads": 2}
+    res["init_ms"] = {"rankatt": 1234.0}
+    res["target_ratio_cpu"] = bench.TARGET_RATIO_CPU
+    text = bench.format_table(res)
+    for s in ("rankatt (update)", "VGG16 forward only", "CREST", "OpenCV CSRT", "Fake CPU", "torch 9.9"):
+        assert s in text
+    assert "110.0" in text and "1.22" in text and "1234.0" in text  # ms, ratio, init
+    assert "rankatt / backbone = 1.222 (meets the CPU target <= 1.3)" in text
+    assert "ranking + ConvLSTM" in text and "online update" in text and "other" in text
+
+
+def test_json_safe_replaces_nan() -> None:
+    assert bench._json_safe({"a": float("nan"), "b": [np.float64(2.0), (1, float("inf"))]}) == {
+        "a": None,
+        "b": [2.0, [1, None]],
+    }
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def tiny_sequence(root: Path, n: int = 4) -> Path:
+    """A 4-frame OTB-format sequence: a bright square moving right on a textured background."""
+    seq = root / "tiny"
+    (seq / "img").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    bg = (rng.random((96, 128, 3)) * 120).astype(np.uint8)
+    rows = []
+    for t in range(n):
+        img = bg.copy()
+        x, y = 40 + 2 * t, 30
+        img[y : y + 24, x : x + 24] = (230, 60, 60)
+        cv2.imwrite(str(seq / "img" / f"{t + 1:04d}.png"), img[:, :, ::-1])
+        rows.append(f"{x + 1},{y + 1},24,24")
+    (seq / "groundtruth_rect.txt").write_text("\n".join(rows) + "\n")
+    return seq
+
+
+def test_end_to_end_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seq = tiny_sequence(tmp_path)
+    out = tmp_path / "out" / "bench.json"
+    argv = ["--device", "cpu", "--frames", "3", "--sequence", str(seq), "--threads", "1", "--json", str(out)]
+    assert bench.main([*argv, "--random-weights", "--tiny", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "rankatt / backbone" in printed and "VGG16 forward only" in printed
+    res = json.loads(out.read_text())
+    for key in ("meta", "median_ms", "fps", "ratios", "init_ms", "components_ms", "components_share", "per_frame_ms"):
+        assert key in res
+    for key in ("device", "device_name", "torch_version", "date", "threads", "cpu_name"):
+        assert key in res["meta"]
+    assert res["meta"]["frames"] == 3 and res["meta"]["measured_frames"] == 1 and res["meta"]["threads"] == 1
+    assert res["meta"]["weights"] == "random"
+    med = res["median_ms"]
+    assert set(med) == {"rankatt", "backbone", "crest", "csrt"}
+    assert all(v > 0 for v in med.values()) and all(v > 0 for v in res["init_ms"].values())
+    assert all(len(v) == 2 for v in res["per_frame_ms"].values())  # frames 2 and 3
+    assert med["rankatt"] == pytest.approx(res["per_frame_ms"]["rankatt"][1])  # the warm-up is dropped
+    assert res["ratios"]["rankatt/backbone"] == pytest.approx(med["rankatt"] / med["backbone"])
+    assert res["ratios"]["rankatt/csrt"] == pytest.approx(med["rankatt"] / med["csrt"])
+    assert res["components_ms"]["features"] > 0
+    assert res["components_ms"]["features"] <= med["rankatt"]
