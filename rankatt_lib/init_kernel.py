@@ -25,27 +25,27 @@ Eq. 9 is a linear least-squares problem in the ``C k^2 = 61,952`` kernel entries
 are solved by the **conjugate gradient method** (``method="cg"``, the default) started from
 :math:`h = 0`. Each iteration costs one correlation :math:`A h` and one transposed correlation
 :math:`A^\top r`, each one ``(k^2 x C) @ (C x H_p W_p)`` matrix product (:func:`correlate`,
-:func:`correlate_transpose`; about 0.2 GFLOP per iteration): some 20 ms on one contended CPU core.
+:func:`correlate_transpose`; about 0.2 GFLOP per iteration): 8-20 ms on one (shared) CPU core.
 
 Why not the Fourier closed form of a multi-channel correlation filter? It solves a different
-problem: circular correlation with a kernel as large as the map (31 x 31), whose crop to 11 x 11 no
-longer minimises Eq. 9 (the cropped part carries a large share of the response), and the cyclic
-shifts it trains on are not the zero-padded shifts of Eq. 9. The dual closed form
+problem: circular correlation with a kernel as large as the map (31 x 31), whose crop to 11 x 11
+no longer minimises Eq. 9, and the cyclic shifts it trains on are not the zero-padded shifts of
+Eq. 9. The dual closed form
 :math:`h = A^\top (A A^\top + P\lambda_1 I)^{-1} y` is exact but needs the 961 x 961 Gram matrix
 (about 57 GFLOP, several seconds on a CPU). CG minimises the true objective at a fraction of that.
 
 Number of iterations. With 961 equations for 61,952 unknowns and :math:`\lambda_1 = 10^{-10}`
 (negligible against the features' scale) the exact minimiser interpolates the label; CG from zero
 approaches the minimum-norm interpolant, fitting the directions of the largest singular values
-first, so stopping early would act as a regulariser. On the synthetic *training* split it is not
-needed: the Eq. 9 loss of :math:`h_0`, kept fixed, on the following frames of the training clips
-falls monotonically with the iterations and saturates by about 20 (relative to the all-zero
-kernel: 0.69 after 1 iteration, 0.32 after 3, 0.255 after 10, 0.253 after 20 and 50, while the
-frame-1 fit goes from 0.57 to 2e-4 and 3e-6), so :data:`DEFAULT_INIT_ITERS` = 20 is "converged
-for practical purposes" at about 0.4 s on a contended CPU core (20 ms per iteration). The sweep
-is ``data_scripts/train_ranking.py --sweep-init`` (``results/training/init_kernel_sweep.csv``).
-``method="adam"`` runs plain Adam steps on Eq. 9 instead (CREST-like; slower to converge, kept
-for comparison).
+first, so stopping early could act as a regulariser. On the synthetic *training* split it does
+not: over 32 training clips (``results/training/init_kernel_sweep.csv``, from
+``data_scripts/train_ranking.py --sweep-init``) the Eq. 9 loss of :math:`h_0` kept fixed on the
+following frames falls monotonically with the iterations and saturates by 20 (relative to the
+all-zero kernel: 0.743 after 1 iteration, 0.407 after 3, 0.343 after 10, 0.3414 after 20,
+0.3412 after 50 and 100; the frame-1 fit goes from 0.62 to 5.5e-4 at 20 and 3e-7 at 100). So
+:data:`DEFAULT_INIT_ITERS` = 20: converged for practical purposes, about 0.2 s on one CPU core
+(8-20 ms per iteration depending on the load). ``method="adam"`` runs plain Adam steps on Eq. 9
+instead (CREST-like; slower to converge, kept for comparison).
 
 Scale. The features are divided by their RMS before solving (and the kernel by the same factor
 after), so the iteration behaves the same whatever the backbone's feature scale; with

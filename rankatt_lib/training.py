@@ -22,7 +22,8 @@ without recomputing features.
 The frozen VGG16 runs once per frame: :func:`cache_clip_features` writes one file per clip
 (``xS`` ``(T, 512, 31, 31)`` in float16, about 1 MB per frame) under a cache folder, atomically,
 named by the clip and a hash of everything the features depend on; clips whose file exists are
-skipped, so an interrupted caching run resumes.
+skipped, so an interrupted caching run resumes. Training holds every clip's features in host
+memory (:class:`PreparedClips`, float16) and moves one batch at a time to the device.
 
 Model: :func:`unroll` (Eq. 6-9 with N = 1)
 -----------------------------------------
@@ -36,7 +37,9 @@ same initialisation as the tracker; computed once per clip, no gradient), the ra
     \ell_t = L(h_t) \;(9)
 
 — exactly :meth:`rankatt_lib.convlstm.RankingUpdater.step` with N = 1 (tested), batched over
-clips (per-sample kernels, grouped correlations). The loss of a clip is the mean of
+clips (one kernel per sample; the correlations of Eq. 1/8/9 are
+:func:`rankatt_lib.init_kernel.correlate`'s batched matrix products, 5-10x faster on a CPU than
+``F.conv2d`` with one 11 x 11 x 512 filter). The loss of a clip is the mean of
 :math:`\ell_2 .. \ell_T`; gradients flow back through time over the whole clip into PreNet and the
 cell (:math:`h_0` is a constant).
 
@@ -64,14 +67,32 @@ Validation uses clips from held-out *sequences of the training data* (``val_frac
 
 * ``zero``: :math:`h_t = 0` (the loss is the label's mean square);
 * ``fixed``: :math:`h_t = h_0` — keep the frame-1 kernel, no update;
-* ``untrained``: the updater at its initialisation (a running average of the kernel with rate
-  about 0.05, see :mod:`rankatt_lib.convlstm`);
-* ``refit``: :math:`h_t` = :func:`~rankatt_lib.init_kernel.init_kernel` on frame ``t`` with frame
-  ``t``'s own label (an oracle: it sees the answer; a reference for how low the loss can go with
-  this initialisation).
+* ``untrained``: the updater at its initialisation (with the default gate biases a running
+  average of the kernel with rate about 0.05 that also shrinks it by the output gate's 0.95, see
+  :mod:`rankatt_lib.convlstm`; with forget/output biases +6 nearly the identity);
+* ``refit`` (:func:`evaluate_refit`): :math:`h_t` = :func:`~rankatt_lib.init_kernel.init_kernel`
+  on frame ``t - 1`` with *its ground-truth label* — an oracle the updater cannot match in
+  principle (it never sees labels), a reference for what re-fitting on the latest frame gives.
 
 After every epoch the full training state (model, optimizer, epoch, history, best model so far)
 goes to one file, atomically; :func:`train` with ``resume=True`` continues from it.
+
+What it gave on the synthetic training split (``results/training/``; 128 training clips from 32
+sequences, 32 validation clips from 8 held-out sequences; Eq. 9 relative to the zero kernel):
+
+* ``h0`` kept fixed: 0.352 train, 0.246 validation; re-fitting on frame ``t - 1`` with its label
+  (oracle): 0.174 validation — updating can pay, if the update knows where the target is.
+* Default gate biases (-3, +3, +3): the untrained updater is worse than no update (0.421 / 0.322:
+  it shrinks and blurs the kernel); training reaches 0.282 train but only ties the fixed kernel
+  on validation (0.247 at its best epoch): it learns an update that helps on hard clips and
+  hurts on easy ones, and overfits 32 sequences.
+* Forget and output biases +6 (near-identity start, 0.363 / 0.257 untrained): 0.307 train and
+  0.239 validation at the best epoch (5 of 12), 3% below the fixed kernel — the shipped
+  checkpoint. Per update step it beats the fixed kernel at t = 3..7 and loses at t = 2 and 8;
+  it is better on 16 of the 32 validation clips (106 of 128 training clips).
+
+The gap to the oracle and the modest validation gain are the honest state of this reproduction on
+40 synthetic sequences; the paper trains on UAV123 + TC128.
 """
 
 from __future__ import annotations
@@ -627,17 +648,27 @@ def evaluate_refit(
     kernel_size: int = 11,
     lam1: float = 1e-10,
     init_iters: int = DEFAULT_INIT_ITERS,
+    lag: int = 1,
     device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
-    """The ``refit`` oracle: :func:`init_kernel` on every frame ``t`` with its own label."""
+    """The ``refit`` reference: :math:`h_t` = :func:`init_kernel` on frame ``t - lag`` with that
+    frame's ground-truth label, scored on frame ``t``.
+
+    ``lag = 1`` (default) is the best a label-informed per-frame update of this kind could do with
+    perfect labels of the previous frame (a tracker only has its own estimate); ``lag = 0`` fits the
+    scored frame itself (nearly 0: 61,952 unknowns for 961 equations).
+    """
     t_len = clips.xS.shape[1]
+    if not 0 <= lag < t_len:
+        raise ValueError(f"lag must be in 0..{t_len - 1}, got {lag}")
     losses = torch.zeros(len(clips), t_len - 1, dtype=torch.float64)
     for i in range(len(clips)):
         for t in range(1, t_len):
+            src = max(t - lag, 0)
+            xf = clips.xS[i, src : src + 1].to(device, torch.float32)
+            h = init_kernel(xf, clips.yS[i, src].to(device), kernel_size, lam1, iters=init_iters)
             x = clips.xS[i, t : t + 1].to(device, torch.float32)
-            y = clips.yS[i, t].to(device)
-            h = init_kernel(x, y, kernel_size, lam1, iters=init_iters)
-            losses[i, t - 1] = float(ranking_loss(h, x, y, lam1))
+            losses[i, t - 1] = float(ranking_loss(h, x, clips.yS[i, t].to(device), lam1))
     zero = clips.yS[:, 1:].double().square().mean(dim=(-2, -1))
     return {
         "loss": float(losses.mean()),
