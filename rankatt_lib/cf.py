@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from . import device as default_device
+from .configs import make_config
 from .geometry import (
     box_to_center,
     center_to_box,
@@ -382,16 +383,6 @@ def _resolve_device(device: torch.device | str | None) -> torch.device:
     return default_device() if device is None else default_device(str(torch.device(device)))
 
 
-def _make_config(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
-    base = cls() if config is None else config
-    if not isinstance(base, cls):
-        raise TypeError(f"config must be a {cls.__name__}, got {type(base).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise TypeError(f"unknown {cls.__name__} option(s) {unknown}; valid: {sorted(names)}")
-    return dataclasses.replace(base, **overrides)
-
 
 class _CFTracker:
     """Bookkeeping common to MOSSE and KCF: the state, the box in and out, clamping the centre."""
@@ -493,7 +484,7 @@ class MOSSE(_CFTracker):
         self, config: MOSSEConfig | None = None, *, device: torch.device | str | None = None, **overrides: Any
     ) -> None:
         super().__init__(device)
-        self.config: MOSSEConfig = _make_config(MOSSEConfig, config, overrides)
+        self.config: MOSSEConfig = make_config(MOSSEConfig, config, overrides)
         self.last_psr = float("nan")
 
     def _patch(self, frame: torch.Tensor) -> torch.Tensor:
@@ -650,7 +641,7 @@ class KCF(_CFTracker):
         self, config: KCFConfig | None = None, *, device: torch.device | str | None = None, **overrides: Any
     ) -> None:
         super().__init__(device)
-        self.config: KCFConfig = _make_config(KCFConfig, config, overrides).resolved()
+        self.config: KCFConfig = make_config(KCFConfig, config, overrides).resolved()
 
     def _features(self, patches: torch.Tensor) -> torch.Tensor:
         """``(S, 3, th, tw)`` RGB 0..255 -> windowed features ``(S, C, gh, gw)``."""

@@ -54,7 +54,6 @@ back once every ``init_check_every`` steps.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,6 +63,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .configs import make_config
 
 if TYPE_CHECKING:
     from .trackers.base import SampleBuffer
@@ -224,16 +225,6 @@ class PartTrackerConfig:
         """Output channels: ``grid ** 2`` (9), or 1 for ``single_channel``."""
         return 1 if self.single_channel else self.grid**2
 
-
-def _make_config(config: PartTrackerConfig | None, overrides: dict[str, Any]) -> PartTrackerConfig:
-    base = PartTrackerConfig() if config is None else config
-    if not isinstance(base, PartTrackerConfig):
-        raise TypeError(f"config must be a PartTrackerConfig, got {type(base).__name__}")
-    names = {f.name for f in dataclasses.fields(PartTrackerConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise TypeError(f"unknown PartTrackerConfig option(s) {unknown}; valid: {sorted(names)}")
-    return dataclasses.replace(base, **overrides)
 
 
 # --------------------------------------------------------------------------- geometry of the parts
@@ -520,7 +511,7 @@ class PartTracker(nn.Module):
 
     def __init__(self, config: PartTrackerConfig | None = None, **overrides: Any) -> None:
         super().__init__()
-        cfg = _make_config(config, overrides)
+        cfg = make_config(PartTrackerConfig, config, overrides)
         self.config = cfg
         k, n_out = cfg.kernel, cfg.out_channels
         gen = torch.Generator().manual_seed(cfg.seed)

@@ -43,7 +43,6 @@ on the device.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +51,7 @@ import numpy as np
 import torch
 
 from ..attention import ATTENTION_VARIANTS, AttentionConfig, AttentionVariant, apply_attention, attention_map
+from ..configs import make_config
 from ..convlstm import RankingUpdater
 from ..features import VGG16Features
 from ..init_kernel import DEFAULT_INIT_ITERS, init_kernel, target_label
@@ -226,16 +226,6 @@ class RankingAttentionConfig:
         )
 
 
-def _make_config(config: RankingAttentionConfig | None, overrides: dict[str, Any]) -> RankingAttentionConfig:
-    base = RankingAttentionConfig() if config is None else config
-    if not isinstance(base, RankingAttentionConfig):
-        raise TypeError(f"config must be a RankingAttentionConfig, got {type(base).__name__}")
-    names = {f.name for f in dataclasses.fields(RankingAttentionConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise TypeError(f"unknown RankingAttentionConfig option(s) {unknown}; valid: {sorted(names)}")
-    return dataclasses.replace(base, **overrides)
-
 
 # --------------------------------------------------------------------------- internals exposed
 
@@ -340,7 +330,7 @@ class RankingAttentionTracker(DeepTrackerBase):
         ranking_updater: RankingUpdater | None = None,
         **overrides: Any,
     ) -> None:
-        self.config: RankingAttentionConfig = _make_config(config, overrides)
+        self.config: RankingAttentionConfig = make_config(RankingAttentionConfig, config, overrides)
         super().__init__(device, backbone, "conv4_3", profile)
         if "conv3_3" not in self.backbone.layers:
             raise ValueError(f"the backbone must return conv3_3 and conv4_3; it returns {self.backbone.layers}")
