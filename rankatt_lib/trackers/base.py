@@ -528,7 +528,8 @@ class DeepTrackerBase:
             self.backbone = backbone
         else:
             self.device = default_device() if device is None else default_device(str(torch.device(device)))
-            self.backbone = shared_backbone(self.device)
+            shared = ("conv3_3", "conv4_3")  # what the library's trackers read: one cached module
+            self.backbone = shared_backbone(self.device, layers=shared if layer in shared else (layer,))
         self.layer = layer
         self.profiler = Profiler(profile, self.device)
         self.center: np.ndarray | None = None  # (cx, cy), 1-based image coordinates
