@@ -208,7 +208,6 @@ class CRESTConfig:
             raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
 
 
-
 # --------------------------------------------------------------------------- model and losses
 
 

@@ -226,7 +226,6 @@ class RankingAttentionConfig:
         )
 
 
-
 # --------------------------------------------------------------------------- internals exposed
 
 
