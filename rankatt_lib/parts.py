@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .configs import make_config
+from .init_kernel import label_sigma as _label_sigma
 
 if TYPE_CHECKING:
     from .trackers.base import SampleBuffer
@@ -314,11 +315,7 @@ def label_sigma(size_cells: Any, factor: float = 0.1, minimum: float = 0.5) -> t
 
     The same for every part (see :attr:`PartTrackerConfig.label_sigma_factor`).
     """
-    wh = np.asarray(size_cells.detach().cpu() if isinstance(size_cells, torch.Tensor) else size_cells, np.float64)
-    wh = wh.reshape(-1)
-    if wh.shape != (2,) or not np.all(wh > 0):
-        raise ValueError(f"size_cells must be a positive (w, h), got {size_cells!r}")
-    return max(factor * float(wh[1]), minimum), max(factor * float(wh[0]), minimum)
+    return _label_sigma(size_cells, factor, minimum)  # one definition, shared with h0's label
 
 
 def part_labels(
