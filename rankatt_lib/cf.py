@@ -57,7 +57,7 @@ from .geometry import (
     crop_patches,
     gaussian_label,
     rgb_to_gray,
-    to_tensor_image,
+    upload_frame,
 )
 
 __all__ = [
@@ -383,7 +383,6 @@ def _resolve_device(device: torch.device | str | None) -> torch.device:
     return default_device() if device is None else default_device(str(torch.device(device)))
 
 
-
 class _CFTracker:
     """Bookkeeping common to MOSSE and KCF: the state, the box in and out, clamping the centre."""
 
@@ -397,10 +396,7 @@ class _CFTracker:
         self.last_peak = float("nan")
 
     def _start(self, image: np.ndarray, box: Any) -> torch.Tensor:
-        if not isinstance(image, np.ndarray | torch.Tensor):
-            raise TypeError(f"image must be an RGB uint8 numpy array (H, W, 3), got {type(image).__name__}")
-        frame = to_tensor_image(image, self.device)
-        self.image_hw = (int(frame.shape[1]), int(frame.shape[2]))
+        frame, self.image_hw = upload_frame(image, self.device)
         b = check_box(box, self.image_hw)
         cx, cy, w, h = box_to_center(b)
         self.center = np.array([cx, cy], dtype=np.float64)
@@ -411,8 +407,7 @@ class _CFTracker:
     def _frame(self, image: Any) -> torch.Tensor:
         if self.center is None:
             raise RuntimeError("call init(image, box) before update(image)")
-        frame = to_tensor_image(image, self.device)
-        self.image_hw = (int(frame.shape[1]), int(frame.shape[2]))
+        frame, self.image_hw = upload_frame(image, self.device)
         return frame
 
     def _move(self, dx: float, dy: float) -> None:

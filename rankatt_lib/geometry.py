@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "upload_frame",
     "ANTIALIAS_MIN_SIGMA",
     "box_to_center",
     "center_to_box",
@@ -195,6 +196,18 @@ def clip_box(
 
 
 # --------------------------------------------------------------------------- frames as tensors
+
+
+def upload_frame(image: Any, device: torch.device | str | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
+    """A tracker's frame on ``device`` and its ``(H, W)``: the one upload per frame of every tracker.
+
+    Raises:
+        TypeError: ``image`` is not a numpy array or tensor.
+    """
+    if not isinstance(image, np.ndarray | torch.Tensor):
+        raise TypeError(f"image must be an RGB uint8 numpy array (H, W, 3), got {type(image).__name__}")
+    frame = to_tensor_image(image, device)
+    return frame, (int(frame.shape[1]), int(frame.shape[2]))
 
 
 def to_tensor_image(image: Any, device: torch.device | str | None = None) -> torch.Tensor:

@@ -45,7 +45,7 @@ import torch
 
 from .. import device as default_device
 from ..features import LAYER_STRIDES, VGG16Features
-from ..geometry import box_to_center, center_to_box, check_box, crop_patches, to_tensor_image
+from ..geometry import box_to_center, center_to_box, check_box, crop_patches, upload_frame
 
 __all__ = [
     "DeepTrackerBase",
@@ -544,10 +544,7 @@ class DeepTrackerBase:
             TypeError: ``image`` is not an array/tensor.
             ValueError: a bad box (NaN, ``w`` or ``h <= 0``, entirely outside the image).
         """
-        if not isinstance(image, np.ndarray | torch.Tensor):
-            raise TypeError(f"image must be an RGB uint8 numpy array (H, W, 3), got {type(image).__name__}")
-        frame = to_tensor_image(image, self.device)
-        self.image_hw = (int(frame.shape[1]), int(frame.shape[2]))
+        frame, self.image_hw = upload_frame(image, self.device)
         b = check_box(box, self.image_hw)
         cx, cy, w, h = box_to_center(b)
         self.center = np.array([cx, cy], dtype=np.float64)
@@ -559,8 +556,7 @@ class DeepTrackerBase:
         """The next frame on the device (``frame_index`` is advanced)."""
         if self.center is None:
             raise RuntimeError("call init(image, box) before update(image)")
-        frame = to_tensor_image(image, self.device)
-        self.image_hw = (int(frame.shape[1]), int(frame.shape[2]))
+        frame, self.image_hw = upload_frame(image, self.device)
         self.frame_index += 1
         return frame
 
