@@ -3,7 +3,7 @@
 * ``"crest"``: :class:`~rankatt_lib.trackers.crest.CRESTTracker`, CREST's single-kernel base layer
   on VGG16 conv4_3 (the baseline of the ranking-attention paper).
 * ``"rankatt"`` (and its ablations ``"rankatt-noranking"``, ``"rankatt-n1"``, ``"rankatt-noattention"``,
-  ``"rankatt-single"``, ``"rankatt-multiply"``, ``"rankatt-untrained"``):
+  ``"rankatt-single"``, ``"rankatt-multiply"``, ``"rankatt-untrained"``, ``"rankatt-t4"``):
   :class:`~rankatt_lib.trackers.rankatt.RankingAttentionTracker`, the paper's tracker.
 
 :mod:`rankatt_lib.trackers.base` holds what the deep trackers share (search geometry, the scale

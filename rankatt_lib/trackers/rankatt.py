@@ -33,7 +33,8 @@ the attention kernel is :math:`h_0`, fixed for the whole sequence), ``n_kernels=
 (``"rankatt-n1"``), ``use_attention=False`` (``"rankatt-noattention"``: :math:`x^L` unchanged, no
 ranking network run at all), ``single_channel=True`` (``"rankatt-single"``: one channel on the whole
 target instead of 9 parts), ``attention_variant="multiply"`` (``"rankatt-multiply"``) and
-``updater="untrained"`` (``"rankatt-untrained"``).
+``updater="untrained"`` (``"rankatt-untrained"``), ``T=4`` (``"rankatt-t4"``: a ring buffer of 4
+frames instead of the paper's 12).
 
 Synchronisation: per frame the tracker reads one small tensor back (peak position and value, the
 chosen scale, the peaks of every scale). Frame 1 reads a few more (the part tracker's first-frame
@@ -545,6 +546,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "rankatt-single": {"single_channel": True},
     "rankatt-multiply": {"attention_variant": "multiply"},
     "rankatt-untrained": {"updater": "untrained"},
+    "rankatt-t4": {"T": 4},
 }
 
 
