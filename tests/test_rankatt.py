@@ -194,3 +194,24 @@ def test_updater_source(backbone: VGG16Features, tmp_path: object) -> None:
         RankingAttentionTracker(backbone=backbone, checkpoint=missing, updater="checkpoint")
     default = RankingAttentionTracker(backbone=backbone).updater_source
     assert default == ("checkpoint" if DEFAULT_CHECKPOINT.is_file() else "untrained")
+
+
+def test_untrained_updater_starts_from_the_checkpoints_config(backbone: VGG16Features, tmp_path: object) -> None:
+    """The untrained ablation is the trained updater's starting point: the checkpoint's config
+    (e.g. gate biases), fresh weights; without a checkpoint, the default config."""
+    from pathlib import Path
+
+    from rankatt_lib.convlstm import RankingUpdaterConfig
+
+    path = Path(str(tmp_path)) / "updater.pt"
+    trained = RankingUpdater(RankingUpdaterConfig(forget_bias=6.0, output_bias=6.0), seed=3)
+    trained.save(path)
+    tr = RankingAttentionTracker(backbone=backbone, checkpoint=str(path), updater="untrained")
+    assert tr.updater_source == "untrained"
+    assert tr.updater.config == trained.config and tr.updater.config.forget_bias == 6.0
+    fresh = RankingUpdater(trained.config, seed=tr.config.updater_seed)
+    for (name, a), (_, b) in zip(tr.updater.state_dict().items(), fresh.state_dict().items()):
+        assert torch.equal(a.cpu(), b), name
+    missing = str(Path(str(tmp_path)) / "missing.pt")
+    tr = RankingAttentionTracker(backbone=backbone, checkpoint=missing, updater="untrained")
+    assert tr.updater.config == RankingUpdaterConfig()

@@ -115,7 +115,9 @@ class RankingAttentionConfig:
         init_iters: CG iterations of the Eq. 9 solve for h0 (*ours*, :data:`DEFAULT_INIT_ITERS`).
         init_sigma_factor: sigma of Eq. 9's Gaussian label / target size in cells (CREST: 0.1).
         updater: ``"auto"`` (the checkpoint if the file exists, else untrained), ``"checkpoint"``
-            (the file must exist) or ``"untrained"`` (the ConvLSTM's initialisation, seeded).
+            (the file must exist) or ``"untrained"`` (the ConvLSTM's initialisation, seeded, with the
+            checkpoint's :class:`~rankatt_lib.convlstm.RankingUpdaterConfig` when the file exists, so
+            that the ablation compares the trained updater with its own starting point).
         checkpoint: path of the updater checkpoint; ``None`` = :data:`DEFAULT_CHECKPOINT`.
         updater_seed: seed of the untrained updater's initialisation (*ours*).
 
@@ -366,7 +368,10 @@ class RankingAttentionTracker(DeepTrackerBase):
                     "or use updater='untrained'"
                 )
             return RankingUpdater.load(path, device=self.device), "checkpoint"
-        return RankingUpdater(seed=cfg.updater_seed, device=self.device), "untrained"
+        # The untrained updater is the *starting point* of the checkpoint's training: same
+        # RankingUpdaterConfig (gate biases, rank, ...) when the checkpoint exists, fresh weights.
+        config = RankingUpdater.load(path).config if path.is_file() else None
+        return RankingUpdater(config, seed=cfg.updater_seed, device=self.device), "untrained"
 
     # -- pieces --
     def _features(self, frame: torch.Tensor, scales: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
