@@ -1,0 +1,237 @@
+"""Tests of data_scripts/reproduce_otb.py: the resumable OTB reproduction and its report.
+
+The OTB tree is a tiny one built on the fly (three real OTB names with their real frame counts,
+48x48 frames of a square moving over a dark background); the trackers are OpenCV's MOSSE and a
+counting tracker registered for the test, so everything runs in a few seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from rankatt_lib import data, evaluation, otb_meta, registry, results
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER = Path("/work/shared/paper/ranking_attention_tracking_icip2019.txt")
+
+# Deer and Football1 are in OTB2013 (and OTB2015); KiteSurf only in OTB2015.
+SEQS = ("Deer", "Football1", "KiteSurf")
+SIZE, BOX = 48, 12
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("reproduce_otb", REPO / "data_scripts" / "reproduce_otb.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("reproduce_otb", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+rep = _script()
+
+
+def _gt(n: int, seed: int) -> np.ndarray:
+    """A BOX x BOX target drifting slowly inside the frame (1-based x, y)."""
+    t = np.arange(n)
+    x = 10 + 8 * np.sin(t / 9 + seed)
+    y = 12 + 6 * np.cos(t / 11 + seed)
+    return np.c_[np.round(x) + 1, np.round(y) + 1, np.full(n, BOX), np.full(n, BOX)].astype(float)
+
+
+def _write_sequence(folder: Path, gt: np.ndarray, attributes: str | None = None, gt_file="groundtruth_rect.txt"):
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    for i, (x, y, w, h) in enumerate(gt.astype(int)):
+        frame = np.full((SIZE, SIZE, 3), 30, np.uint8)
+        frame[y - 1 : y - 1 + h, x - 1 : x - 1 + w] = (40, 200, 230)
+        frame[y + 2 : y + 5, x + 2 : x + 9] = (200, 40, 40)  # some texture inside the target
+        assert cv2.imwrite(str(folder / "img" / f"{i + 1:04d}.jpg"), frame)
+    np.savetxt(folder / gt_file, gt, fmt="%d", delimiter=",")
+    if attributes is not None:
+        (folder / "attributes.txt").write_text(attributes)
+
+
+@pytest.fixture(scope="module")
+def otb_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("otb")
+    for k, name in enumerate(SEQS):
+        info = otb_meta.SEQUENCES[name]
+        assert info.first == 1 and info.init_omit == 0
+        _write_sequence(root / info.folder, _gt(info.n_annotated, k))
+    return root
+
+
+class Counter:
+    """Keeps its first box; counts how often a tracker is initialised."""
+
+    inits = 0
+
+    def init(self, image, box):
+        Counter.inits += 1
+        self.box = np.asarray(box, float)
+
+    def update(self, image):
+        return self.box
+
+
+@pytest.fixture
+def counter():
+    registry.register("test-counter")(lambda **kw: Counter())
+    Counter.inits = 0
+    yield Counter
+    registry.unregister("test-counter")
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in sorted(folder.glob("*.txt"))}
+
+
+def test_otb_run_resumes_and_its_tables_are_score_dataset(otb_root, tmp_path, counter, capsys):
+    res = tmp_path / "results"
+    argv = ["--otb-root", str(otb_root), "--results", str(res), "--trackers", "opencv-mosse", "test-counter"]
+    argv += ["--sequences", "Deer,Football1", "KiteSurf", "--no-progress"]
+    assert rep.main(argv) == 0
+    # both versions ran, but the two OTB2013 sequences were tracked once: one init per sequence
+    assert counter.inits == 3
+    folder = res / "OTB" / "opencv-mosse"
+    assert sorted(p.name for p in folder.glob("*.txt") if not p.name.endswith("_time.txt")) == [
+        f"{n}.txt" for n in sorted(SEQS)
+    ]
+    first = _mtimes(folder)
+
+    # resumable: the second run tracks nothing and rewrites no result
+    assert rep.main(argv) == 0
+    assert counter.inits == 3
+    assert _mtimes(folder) == first
+    out = capsys.readouterr().out
+    assert "opencv-mosse on OTB: 0 done, 2 skipped" in out  # the OTB2013 pass
+    assert "opencv-mosse on OTB: 0 done, 1 skipped" in out  # what OTB2015 adds
+
+    report = res / "OTB" / "report"
+    for f in ("README.md", "otb2013_ope.png", "otb2015_ope.png", "otb_paper_vs_here.csv", "otb_paper_vs_here.md"):
+        assert (report / f).is_file(), f
+    for key in ("otb2013", "otb2015"):
+        for p in evaluation.PROTOCOLS:
+            assert (report / f"{key}_results_{p}_protocol.csv").is_file()
+        for stem in ("results_by_protocol", "attributes", "timing"):
+            assert (report / f"{key}_{stem}.md").is_file()
+
+    stored = results.load_results(res, "OTB", "opencv-mosse")
+    for version, names in ((2013, ["Deer", "Football1"]), (2015, list(SEQS))):
+        otb = data.OTB(otb_root, version=version, names=names)
+        for p in ("otb", "pysot"):
+            table = pd.read_csv(report / f"otb{version}_results_{p}_protocol.csv", index_col=0)
+            want = evaluation.score_dataset(stored, otb, protocol=p)
+            assert table.loc["opencv-mosse", "AUC"] == pytest.approx(want.auc, abs=1e-6)
+            assert table.loc["opencv-mosse", "Precision@20"] == pytest.approx(want.precision, abs=1e-6)
+            assert table.loc["opencv-mosse", "Sequences"] == len(names)
+        want = evaluation.score_dataset(stored, otb, protocol="got10k")
+        by_protocol = pd.read_csv(report / f"otb{version}_results_by_protocol.csv", index_col=0)
+        assert by_protocol.loc["opencv-mosse", "got10k AUC"] == pytest.approx(want.auc, abs=1e-6)
+        attrs = pd.read_csv(report / f"otb{version}_attributes.csv", index_col=0)
+        ipr = [c for c in attrs.columns if c.startswith("IPR ")]
+        assert ipr == [f"IPR ({len(names)})"]  # every sequence here has in-plane rotation
+        want_otb = evaluation.score_dataset(stored, otb, protocol="otb")
+        assert attrs.loc["opencv-mosse", ipr[0]] == pytest.approx(want_otb.attributes["IPR"].auc, abs=1e-6)
+
+    paper = pd.read_csv(report / "otb_paper_vs_here.csv", index_col=0)
+    assert paper.loc["OURS", "paper OTB2013 P@20"] == 0.906 and paper.loc["OURS", "paper OTB2015 AUC"] == 0.595
+    assert {"here OTB2013 AUC", "here OTB2015 AUC"} <= set(paper.columns)
+    assert "OTB2015" in (report / "README.md").read_text()
+
+
+def test_overwrite_tracks_a_shared_sequence_once(otb_root, tmp_path, counter):
+    res = tmp_path / "results"
+    argv = ["--otb-root", str(otb_root), "--results", str(res), "--trackers", "test-counter", "--no-progress"]
+    argv += ["--sequences", "Deer,KiteSurf"]
+    assert rep.main(argv) == 0 and counter.inits == 2
+    assert rep.main([*argv, "--overwrite"]) == 0 and counter.inits == 4
+
+
+def test_other_benchmark_is_labelled_as_such_and_score_only_tracks_nothing(tmp_path, monkeypatch):
+    ds = tmp_path / "synthetic"
+    gts = {}
+    for k, (name, attrs) in enumerate((("syn_a", "OCC,IV"), ("syn_b", "IV"), ("syn_c", ""))):
+        gts[name] = _gt(20 + 5 * k, k)
+        _write_sequence(ds / name, gts[name], attrs)
+    res = tmp_path / "results"
+    rng = np.random.default_rng(0)
+    for name, gt in gts.items():
+        results.write_boxes(results.result_path(res, "synthetic", "kcf", name), gt + rng.normal(0, 3, gt.shape))
+    results.write_boxes(results.result_path(res, "synthetic", "mosse", "syn_a"), gts["syn_a"])  # incomplete
+
+    def no_tracking(*args, **kwargs):
+        raise AssertionError("--score-only must not track")
+
+    monkeypatch.setattr(rep.run, "run_tracker", no_tracking)
+    argv = ["--dataset", str(ds), "--benchmark", "synthetic", "--score-only", "--results", str(res)]
+    assert rep.main([*argv, "--trackers", "kcf", "mosse", "--no-progress"]) == 0
+
+    report = res / "synthetic" / "report"
+    names = sorted(p.name for p in report.iterdir())
+    assert "synthetic_ope.png" in names and "synthetic_paper_vs_here.md" in names
+    assert all(n == "README.md" or n.startswith("synthetic_") for n in names)
+    assert not (res / "OTB").exists()
+    readme = (report / "README.md").read_text()
+    assert "# Reproduction report: synthetic benchmark" in readme and "not on OTB" in readme
+    assert "mosse: 2 of 3 sequences missing" in readme
+    assert not re.search(r"OTB20\d\d (results|benchmark)|## OTB", readme)
+    paper_md = (report / "synthetic_paper_vs_here.md").read_text()
+    assert "NOT COMPARABLE" in paper_md and "here synthetic benchmark AUC" in paper_md
+
+    table = pd.read_csv(report / "synthetic_results_otb_protocol.csv", index_col=0)
+    assert list(table.index) == ["kcf"]  # the incomplete tracker is not scored
+    want = evaluation.score_dataset(results.load_results(res, "synthetic", "kcf"), data.OTBFormatDataset(ds))
+    assert table.loc["kcf", "AUC"] == pytest.approx(want.auc, abs=1e-6)
+    assert table.loc["kcf", "Precision@20"] == pytest.approx(want.precision, abs=1e-6)
+
+
+def test_missing_otb_root_says_how_to_download(tmp_path, capsys):
+    missing = tmp_path / "OTB"
+    assert rep.main(["--otb-root", str(missing), "--results", str(tmp_path / "r"), "--score-only"]) == 2
+    err = capsys.readouterr().err
+    assert "OTB is not on disk" in err and str(missing) in err
+    assert "data_scripts/download_otb.py --dataset otb2015" in err
+    with pytest.raises(rep.OTBMissingError, match="download_otb.py --dataset otb2013"):
+        rep.otb_benchmarks(missing, versions=[2013])
+    # a root without the sequences: the library's message, with the command
+    missing.mkdir()
+    assert rep.main(["--otb-root", str(missing), "--versions", "2013", "--score-only"]) == 2
+    err = capsys.readouterr().err
+    assert "51 of 51 sequences are missing" in err and "download_otb.py --dataset otb2013" in err
+
+
+def test_usage_errors(tmp_path, capsys):
+    assert rep.main(["--trackers", "no-such-tracker", "--score-only"]) == 2
+    assert "unknown tracker(s) no-such-tracker" in capsys.readouterr().err
+    assert rep.main(["--dataset", str(tmp_path), "--score-only"]) == 2
+    assert "--dataset and --benchmark go together" in capsys.readouterr().err
+
+
+def test_device_goes_only_to_trackers_that_take_one():
+    assert rep.tracker_kwargs("csrt", "cuda") == {}
+    assert rep.tracker_kwargs("rankatt", "cuda") == {"device": "cuda"}
+    assert rep.tracker_kwargs("kcf", None) == {}
+
+
+def test_otb_frame_counts():
+    # 51 / 100 targets; Tiger1 is tracked from frame 6 (5 frames fewer than its 354 rows)
+    assert rep.OTB_FRAMES["OTB2013"] == (51, 29486)
+    assert rep.OTB_FRAMES["OTB2015"] == (100, 59035)
+
+
+@pytest.mark.skipif(not PAPER.is_file(), reason="the paper's text is not on this machine")
+def test_paper_figures_are_the_papers_legends():
+    legends = re.findall(r"^(\w+) \[(0\.\d{3})\]$", PAPER.read_text(), flags=re.MULTILINE)
+    assert len(legends) == 32  # Fig. 6: 4 plots x 8 trackers
+    blocks = [legends[i : i + 8] for i in range(0, 32, 8)]
+    order = [("OTB2013", "precision"), ("OTB2013", "auc"), ("OTB2015", "precision"), ("OTB2015", "auc")]
+    for block, (version, metric) in zip(blocks, order, strict=True):
+        assert [(n, float(v)) for n, v in block] == list(rep.PAPER_FIG6[version][metric].items())
