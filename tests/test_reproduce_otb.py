@@ -7,15 +7,14 @@ counting tracker registered for the test, so everything runs in a few seconds.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from data_script_loader import load_data_script
 
 from rankatt_lib import data, evaluation, otb_meta, registry, results
 
@@ -27,15 +26,7 @@ SEQS = ("Deer", "Football1", "KiteSurf")
 SIZE, BOX = 48, 12
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("reproduce_otb", REPO / "data_scripts" / "reproduce_otb.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("reproduce_otb", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-rep = _script()
+rep = load_data_script("reproduce_otb")
 
 
 def _gt(n: int, seed: int) -> np.ndarray:

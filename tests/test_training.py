@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from data_script_loader import load_data_script
 
 from rankatt_lib.attention import attention_map, ranking_loss
 from rankatt_lib.convlstm import RankingUpdater, RankingUpdaterConfig
@@ -361,11 +360,7 @@ def test_shipped_checkpoint_loads_and_is_small():
 
 
 def _cli():
-    spec = importlib.util.spec_from_file_location("train_ranking", REPO / "data_scripts" / "train_ranking.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("train_ranking", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_data_script("train_ranking")
 
 
 def test_cli_rejects_a_missing_data_dir(tmp_path, capsys):
