@@ -50,13 +50,21 @@ def browser():
 
 def open_page(browser, path: Path):
     """Open a built page; return (page, the URLs it requested, its page errors)."""
+    from playwright.sync_api import TimeoutError as TimeoutError_
+
     page = browser.new_page()
     requests: list[str] = []
     errors: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(path.as_uri(), wait_until="load")
-    page.wait_for_load_state("networkidle")
+    try:
+        page.wait_for_load_state("networkidle", timeout=10_000)
+    except TimeoutError_:
+        # Chromium does not always report "network idle" for file:// pages with many widget
+        # images (seen on chapter 7 with no request pending); give late requests time to show
+        # up instead: every request is still recorded and checked by assert_offline_and_clean.
+        page.wait_for_timeout(2_000)
     return page, requests, errors
 
 
