@@ -171,19 +171,22 @@ def _register() -> None:
     from rankatt_lib.registry import register
 
     @register("csrt")
-    def _make_csrt(**kwargs: Any) -> OpenCVTracker:
+    def _make_csrt(device: Any = None, **kwargs: Any) -> OpenCVTracker:
         """OpenCV's CSRT (discriminative correlation filter with channel and spatial reliability)."""
         return OpenCVTracker("csrt", **kwargs)
 
     @register("opencv-kcf")
-    def _make_kcf(**kwargs: Any) -> OpenCVTracker:
+    def _make_kcf(device: Any = None, **kwargs: Any) -> OpenCVTracker:
         """OpenCV's KCF (kernelised correlation filter, gray + colour-names features)."""
         return OpenCVTracker("kcf", **kwargs)
 
     @register("opencv-mosse")
-    def _make_mosse(**kwargs: Any) -> OpenCVTracker:
+    def _make_mosse(device: Any = None, **kwargs: Any) -> OpenCVTracker:
         """OpenCV's MOSSE (minimum output sum of squared error filter, grayscale)."""
         return OpenCVTracker("mosse", **kwargs)
+
+    # ``device`` is accepted and ignored (OpenCV's trackers run on the CPU), so that a runner can
+    # pass ``device=...`` to every registered tracker alike (``python -m rankatt_lib.run --device``).
 
 
 _register()

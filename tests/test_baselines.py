@@ -187,3 +187,5 @@ def test_registered_by_name():
         tracker = make_tracker(name)
         assert isinstance(tracker, OpenCVTracker) and tracker.kind == kind
     assert make_tracker("csrt", use_hog=False).params == {"use_hog": False}
+    # a runner passes device=... to every tracker: OpenCV's run on the CPU and ignore it
+    assert make_tracker("opencv-mosse", device="cuda").params == {}
