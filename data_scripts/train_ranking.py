@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="initial ConvLSTM gate biases (RankingUpdaterConfig's default is -3 3 3; the shipped checkpoint "
         "used -3 6 6, a near-identity initial update, which trained better on the synthetic split)",
     )
+    ap.add_argument(
+        "--cell-norm",
+        choices=("input", "none"),
+        default="input",
+        help="rescale the ConvLSTM's new cell state to the input kernel's norm ('input', default: keeps every "
+        "kernel at h0's norm) or not ('none': Eq. 6 as printed; the kernels' norm can grow without bound)",
+    )
     ap.add_argument("--weights", default="auto", help="VGG16 weights source (default auto)")
     ap.add_argument("--threads", type=int, default=_default_threads(), help="torch CPU threads")
     ap.add_argument("--no-refit", action="store_true", help="skip the refit oracle on the validation clips")
@@ -354,11 +361,14 @@ def main(argv: list[str] | None = None) -> int:
         reverse_augment=not args.no_reverse,
         lr_schedule=args.lr_schedule,
         train_eval_clips=args.train_eval_clips,
-        updater=(
-            {}
-            if args.gate_biases is None
-            else dict(zip(("input_bias", "forget_bias", "output_bias"), args.gate_biases, strict=True))
-        ),
+        updater={
+            "cell_norm": args.cell_norm,
+            **(
+                {}
+                if args.gate_biases is None
+                else dict(zip(("input_bias", "forget_bias", "output_bias"), args.gate_biases, strict=True))
+            ),
+        },
     )
     history_csv = results / f"{name}_history.csv"
     summary_json = results / f"{name}.json"

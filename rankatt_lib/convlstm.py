@@ -68,6 +68,25 @@ for ``a > 0``. ``kernel_norm="none"`` is the equations as printed (no normalisat
 then learn the kernels' scale). No other normalisation is applied; :math:`\tanh` bounds
 :math:`|h_t| < s`.
 
+New cell state's norm (``cell_norm``). ``kernel_norm`` makes the cell *equivariant* to the
+kernels' scale, but nothing keeps that scale from drifting: :math:`\tilde c_t = f \tilde c + i
+\tanh g` can exceed the input in norm (with the trained gates it did, by about 24 % a frame),
+the new cell state becomes the newest kernel, PNR (Eq. 2) is proportional to a kernel's norm
+(:math:`\mathrm{PNR}(a m) = a\, \mathrm{PNR}(m)`), so the newest kernel always ranked first, was
+the next frame's :math:`c^{(1st)}`, and grew again: the kernels' norm grew geometrically (x388
+in 28 frames) and a few hundred frames overflowed to ``inf``. With ``cell_norm="input"``
+(default of :class:`RankingUpdaterConfig`) the new cell state is rescaled to the L2 norm of the
+cell state that went in,
+
+.. math::
+    c_t \leftarrow c_t \, \frac{\lVert c^{(1st)}_t \rVert_2}{\lVert c_t \rVert_2}, \qquad
+    h_t = o \odot \tanh(c_t),
+
+so every kernel of the ranking keeps the norm of :math:`h_0` for the whole sequence, the ranking
+compares the kernels' *shapes* (what the paper's scores are meant to compare), and
+:math:`|h_t| < \max |c^{(1st)}_t| \le \lVert h_0 \rVert_2` stays bounded. ``cell_norm="none"`` is the
+equations as printed (the bare :class:`ConvLSTMCell` defaults to it). This is ours, not the paper's.
+
 Initialisation (what makes an *untrained* cell usable): gate weights small (the last linear map's
 std is ``init_gain = 0.1`` over the square root of its fan-in, so each gate's pre-activation
 varies by about 0.1 times the RMS of the gate convolution's input), and biases ``b_i = -3``,
@@ -98,8 +117,10 @@ from .attention import attention_map, normalise_attention
 from .ranking import Ranking, RankResult
 
 __all__ = [
+    "CELL_NORMS",
     "GATE_CONVS",
     "KERNEL_NORMS",
+    "CellNorm",
     "ConvLSTMCell",
     "GateConv",
     "KernelNorm",
@@ -115,6 +136,8 @@ GateConv = Literal["separable", "full"]
 GATE_CONVS: tuple[str, ...] = get_args(GateConv)
 KernelNorm = Literal["max", "none"]
 KERNEL_NORMS: tuple[str, ...] = get_args(KernelNorm)
+CellNorm = Literal["input", "none"]
+CELL_NORMS: tuple[str, ...] = get_args(CellNorm)
 
 _SCALE_EPS = 1e-30
 
@@ -227,6 +250,14 @@ class PreNet(nn.Module):
 # ====================================================================================== ConvLSTM
 
 
+def _norm_ratio(target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, 1, 1)`` per-sample ``||target|| / ||x||`` (L2); 1 where either norm is ~0."""
+    nt = target.flatten(1).norm(dim=1)[:, None, None, None]
+    nx = x.flatten(1).norm(dim=1)[:, None, None, None]
+    ok = (nt > _SCALE_EPS) & (nx > _SCALE_EPS)
+    return torch.where(ok, nt / torch.where(ok, nx, torch.ones_like(nx)), torch.ones_like(nx))
+
+
 class ConvLSTMCell(nn.Module):
     r"""Eq. 6: :math:`(h_t, c_t) = \mathrm{ConvLSTM}(h_{t-1}, c_{t-1}, x_t)`, one step.
 
@@ -241,6 +272,8 @@ class ConvLSTMCell(nn.Module):
         gate_conv: ``"separable"`` (default) or ``"full"``.
         rank: bottleneck of the separable pointwise map (256); ``None`` for a full-rank 1 x 1.
         kernel_norm: ``"max"`` (default) or ``"none"``.
+        cell_norm: ``"none"`` (default here: Eq. 6 as printed) or ``"input"`` (rescale the new cell
+            state to the input cell state's L2 norm; :class:`RankingUpdaterConfig`'s default).
         input_bias, forget_bias, output_bias: initial gate biases (-3, +3, +3; :math:`b_g = 0`).
         init_gain: std of the last gate layer times the square root of its fan-in (0.1).
         seed: deterministic init (own generator); ``None`` uses the global RNG.
@@ -257,6 +290,7 @@ class ConvLSTMCell(nn.Module):
         gate_conv: GateConv = "separable",
         rank: int | None = 256,
         kernel_norm: KernelNorm = "max",
+        cell_norm: CellNorm = "none",
         input_bias: float = -3.0,
         forget_bias: float = 3.0,
         output_bias: float = 3.0,
@@ -270,6 +304,8 @@ class ConvLSTMCell(nn.Module):
             raise ValueError(f"gate_conv must be one of {GATE_CONVS}, got {gate_conv!r}")
         if kernel_norm not in KERNEL_NORMS:
             raise ValueError(f"kernel_norm must be one of {KERNEL_NORMS}, got {kernel_norm!r}")
+        if cell_norm not in CELL_NORMS:
+            raise ValueError(f"cell_norm must be one of {CELL_NORMS}, got {cell_norm!r}")
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         self.channels = channels
@@ -278,6 +314,7 @@ class ConvLSTMCell(nn.Module):
         self.gate_conv = gate_conv
         self.rank = rank
         self.kernel_norm = kernel_norm
+        self.cell_norm = cell_norm
         self.gate_biases = (input_bias, forget_bias, output_bias, 0.0)
         self.init_gain = init_gain
         cin, cout, pad = self.input_channels + channels, 4 * channels, kernel_size // 2
@@ -313,7 +350,8 @@ class ConvLSTMCell(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"channels={self.channels}, input_channels={self.input_channels}, kernel_size={self.kernel_size}, "
-            f"gate_conv={self.gate_conv!r}, rank={self.rank}, kernel_norm={self.kernel_norm!r}"
+            f"gate_conv={self.gate_conv!r}, rank={self.rank}, kernel_norm={self.kernel_norm!r}, "
+            f"cell_norm={self.cell_norm!r}"
         )
 
     def gate_preactivations(self, h_prev: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -339,7 +377,8 @@ class ConvLSTMCell(nn.Module):
             x: ``(B, C_x, k, k)`` :math:`x_t` (:math:`x^{pre}_t`).
 
         Returns:
-            ``(h_t, c_t)``, both ``(B, C, k, k)``, at the scale of ``c_prev``.
+            ``(h_t, c_t)``, both ``(B, C, k, k)``, at the scale of ``c_prev`` (with
+            ``cell_norm="input"``, ``c_t`` has ``c_prev``'s L2 norm per sample).
         """
         self._check(h_prev, c_prev, x)
         scale = None
@@ -349,6 +388,8 @@ class ConvLSTMCell(nn.Module):
             h_prev, c_prev = h_prev / scale, c_prev / scale
         i, f, o, g = self.gate_preactivations(h_prev, x).chunk(4, dim=1)
         c_t = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
+        if self.cell_norm == "input":
+            c_t = c_t * _norm_ratio(c_prev, c_t)
         h_t = torch.sigmoid(o) * torch.tanh(c_t)
         if scale is not None:
             h_t, c_t = h_t * scale, c_t * scale
@@ -368,6 +409,7 @@ class RankingUpdaterConfig:
     gate_conv: GateConv = "separable"
     rank: int | None = 256
     kernel_norm: KernelNorm = "max"
+    cell_norm: CellNorm = "input"
     input_bias: float = -3.0
     forget_bias: float = 3.0
     output_bias: float = 3.0
@@ -425,6 +467,7 @@ class RankingUpdater(nn.Module):
             gate_conv=cfg.gate_conv,
             rank=cfg.rank,
             kernel_norm=cfg.kernel_norm,
+            cell_norm=cfg.cell_norm,
             input_bias=cfg.input_bias,
             forget_bias=cfg.forget_bias,
             output_bias=cfg.output_bias,
@@ -496,6 +539,9 @@ class RankingUpdater(nn.Module):
             raise ValueError(f"{path} is not a {_CHECKPOINT_FORMAT} checkpoint")
         if payload.get("version") != _CHECKPOINT_VERSION:
             raise ValueError(f"{path}: unsupported checkpoint version {payload.get('version')!r}")
-        model = cls(RankingUpdaterConfig(**payload["config"]), device="cpu", dtype=dtype)
+        config = dict(payload["config"])
+        # checkpoints written before ``cell_norm`` existed were trained without the rescale
+        config.setdefault("cell_norm", "none")
+        model = cls(RankingUpdaterConfig(**config), device="cpu", dtype=dtype)
         model.load_state_dict({k: v.to(dtype) for k, v in payload["state_dict"].items()})
         return model.to(_check_device(device))

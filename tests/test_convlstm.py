@@ -158,6 +158,79 @@ def test_kernel_norm_max_runs_the_cell_in_normalised_units():
     assert torch.isfinite(h0).all() and torch.isfinite(c0).all()
 
 
+def _growing_cell(**kw) -> ConvLSTMCell:
+    """A cell whose gates make the cell state grow: i = f = sigmoid(6), g = tanh(2) everywhere."""
+    m = cell(**kw)
+    last = m.last_gate_layer
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias[: 2 * C] = 6.0  # input and forget gates ~1
+        last.bias[3 * C :] = 2.0  # candidate ~0.96
+    return m
+
+
+@pytest.mark.parametrize("kernel_norm", ["max", "none"])
+def test_cell_norm_input_keeps_the_input_cell_state_norm(kernel_norm):
+    m = cell(kernel_norm=kernel_norm, cell_norm="input", init_gain=3.0)
+    plain = cell(kernel_norm=kernel_norm, cell_norm="none", init_gain=3.0)
+    plain.load_state_dict(m.state_dict())
+    # two samples at very different scales, one of them all negative
+    c = torch.cat([(rand(1, C, K, K, seed=11) - 0.5) * 1e-4, -rand(1, C, K, K, seed=12) * 30.0])
+    h, x = rand(2, C, K, K, seed=13) - 0.5, rand(2, C, K, K, seed=14)
+    h_t, c_t = m(h * c.abs().amax(dim=(1, 2, 3), keepdim=True), c, x)
+    torch.testing.assert_close(c_t.flatten(1).norm(dim=1), c.flatten(1).norm(dim=1), rtol=1e-5, atol=0)
+    # the same direction as the unnormalised update: only the length changed
+    _, c_plain = plain(h * c.abs().amax(dim=(1, 2, 3), keepdim=True), c, x)
+    assert (F.cosine_similarity(c_t.flatten(1), c_plain.flatten(1), dim=1) > 1 - 1e-5).all()
+    assert not torch.allclose(c_t.norm(), c_plain.norm(), rtol=1e-3)
+    # h_t is computed from the rescaled cell state (o tanh(c_t) at the kernels' scale)
+    assert torch.isfinite(h_t).all()
+
+
+def test_cell_norm_input_stops_the_kernel_norm_from_growing_over_a_long_sequence():
+    """The defect it fixes: with kernel_norm="max" the normalised cell state gains ~i g a step,
+    so the kernel scale grows geometrically and a few hundred steps overflow."""
+    grow, fixed = _growing_cell(cell_norm="none"), _growing_cell(cell_norm="input")
+    c0 = (rand(1, C, K, K, seed=15) - 0.3) * 1e-3
+    x = rand(1, C, K, K, seed=16)
+    with torch.no_grad():
+        h_g, c_g = c0, c0
+        h_f, c_f = c0, c0
+        norms = []
+        for _ in range(300):
+            h_g, c_g = grow(h_g, c_g, x)
+            h_f, c_f = fixed(h_f, c_f, x)
+            norms.append(float(c_f.norm()))
+    assert not torch.isfinite(c_g).all()  # as printed + max-normalisation: overflow
+    assert torch.isfinite(c_f).all() and torch.isfinite(h_f).all()
+    np_norms = torch.tensor(norms)
+    torch.testing.assert_close(np_norms, torch.full_like(np_norms, float(c0.norm())), rtol=1e-4, atol=0)
+    assert float(h_f.abs().max()) <= float(c0.norm())
+
+
+def test_cell_norm_input_on_a_zero_kernel_and_bad_option():
+    m = _growing_cell(cell_norm="input")
+    z = torch.zeros(1, C, K, K)
+    h_t, c_t = m(z, z, rand(1, C, K, K))
+    assert torch.isfinite(h_t).all() and torch.isfinite(c_t).all()
+    with pytest.raises(ValueError, match="cell_norm"):
+        cell(cell_norm="l2")
+
+
+def test_updater_config_defaults_to_cell_norm_input_and_old_checkpoints_load_without_it(tmp_path):
+    assert RankingUpdaterConfig().cell_norm == "input"
+    u = RankingUpdater(SMALL, seed=0, device=CPU)
+    assert u.cell.cell_norm == "input"
+    path = u.save(tmp_path / "new.pt")
+    assert RankingUpdater.load(path).cell.cell_norm == "input"
+    # a checkpoint written before the field existed was trained without the rescale
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["cell_norm"]
+    torch.save(payload, tmp_path / "old.pt")
+    old = RankingUpdater.load(tmp_path / "old.pt")
+    assert old.config.cell_norm == "none" and old.cell.cell_norm == "none"
+
+
 def test_initial_gates_make_a_running_average_of_the_best_kernel():
     m = cell()
     last = m.last_gate_layer
