@@ -484,6 +484,21 @@ class PartInitInfo:
     history: list[tuple[int, float]]
 
 
+
+def _trainable(t: torch.Tensor) -> torch.Tensor:
+    """``t``, or a normal copy of it when it was made under ``torch.inference_mode()`` (autograd
+    cannot save inference tensors for the backward pass of Eq. 10)."""
+    return t.clone() if t.is_inference() else t
+
+
+def _require_grad_mode(what: str) -> None:
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            f"PartTracker.{what} trains the part weights (Eq. 10) and cannot run inside torch.inference_mode(); "
+            "call it outside (features computed under inference_mode are accepted)"
+        )
+
+
 class PartTracker(nn.Module):
     r"""The part-based multi-channel convolutional tracker of §2.2: weights, prior kernel, Eq. 10.
 
@@ -690,6 +705,8 @@ class PartTracker(nn.Module):
         self._check_xy(x, y)
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
+        _require_grad_mode("fit")
+        x, y = _trainable(x), _trainable(y)
         opt = optimizer if optimizer is not None else self.make_optimizer(self.config.update_lr if lr is None else lr)
         last = torch.full((), float("nan"), device=x.device)
         for _ in range(int(steps)):
@@ -740,8 +757,9 @@ class PartTracker(nn.Module):
         max_steps = cfg.init_max_steps if max_steps is None else int(max_steps)
         threshold = cfg.init_loss_threshold if threshold is None else float(threshold)
         shifts = cfg.init_shifts if shifts is None else tuple(shifts)
-        x = x.detach()
-        y = y.detach().to(x.dtype)
+        _require_grad_mode("init")
+        x = _trainable(x.detach())
+        y = _trainable(y.detach().to(x.dtype))
         with torch.no_grad():
             if cfg.normalize_features:
                 self.feature_scale.copy_(x[0].square().mean().sqrt().clamp_min(1e-12).reciprocal())

@@ -318,6 +318,22 @@ def test_init_stops_at_the_threshold() -> None:
     assert info.steps == 10
 
 
+def test_init_accepts_features_made_under_inference_mode_and_refuses_to_train_inside_it() -> None:
+    with torch.inference_mode():
+        x = scene((31, 31), 1)[0] * 1.0
+    assert x.is_inference()
+    ref, m = PartTracker(channels=C), PartTracker(channels=C)
+    y = m.labels((31.0, 31.0), (S, S), N)
+    info = m.init(x, y, (S, S), max_steps=5)
+    ref_info = ref.init(x.clone(), y, (S, S), max_steps=5)
+    assert info.steps == 5 and info.loss == pytest.approx(ref_info.loss, rel=1e-6)
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="inference_mode"):
+        PartTracker(channels=C).init(x, y, (S, S), max_steps=5)
+    with torch.inference_mode():
+        xb = scene((33, 31), 2)
+    m.fit(xb, y[None], steps=2)  # online steps on inference tensors too
+
+
 def test_fit_decreases_the_loss_no_sync_result() -> None:
     m = PartTracker(channels=C)
     x = scene((31, 31), 3)
