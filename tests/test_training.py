@@ -115,7 +115,11 @@ def test_init_kernel_is_scale_equivariant_and_converges_with_iterations():
     x64, y64 = x.double(), y.double()
     h = init_kernel(x64, y64, iters=20)
     assert h.dtype == torch.float64
-    torch.testing.assert_close(init_kernel(100.0 * x64, y64, iters=20), h / 100.0, rtol=1e-7, atol=1e-12)
+    # CG in float64 amplifies rounding a little (the result depends on the thread count's
+    # summation order): equal to 1e-6 of the kernel's largest entry
+    torch.testing.assert_close(
+        init_kernel(100.0 * x64, y64, iters=20), h / 100.0, rtol=0, atol=1e-6 * float(h.abs().max()) / 100.0
+    )
     # float32: rounding makes CG lose some conjugacy, but both fits are within 2% of the label's energy
     zero = float(y.square().mean())
     assert float(ranking_loss(h, x64, y64)) < 0.02 * zero
