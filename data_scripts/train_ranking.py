@@ -6,13 +6,13 @@ Examples::
     # the checkpoint shipped with the library (synthetic training split, 160 clips: about 20 min
     # of feature caching and 13 min of training on a shared 2-core CPU)
     python data_scripts/train_ranking.py --data data/synthetic/train \\
-        --out rankatt_lib/checkpoints/ranking_synthetic.pt --name ranking_synthetic_fb6 \\
+        --out rankatt_lib/checkpoints/ranking_synthetic.pt --name ranking_synthetic_cn \\
         --epochs 12 --device cpu --gate-biases -3 6 6
 
     # continue an interrupted run: the same command with --resume (a larger --epochs extends it;
     # the cosine schedule is then recomputed for the new total)
     python data_scripts/train_ranking.py --data data/synthetic/train \\
-        --out rankatt_lib/checkpoints/ranking_synthetic.pt --name ranking_synthetic_fb6 \\
+        --out rankatt_lib/checkpoints/ranking_synthetic.pt --name ranking_synthetic_cn \\
         --epochs 12 --device cpu --gate-biases -3 6 6 --resume
 
     # the paper's training data: UAV123 + TC128 (any OTB-format folders; --data repeats).

@@ -14,6 +14,7 @@ import pytest
 import torch
 from test_crest import textured_sequence
 
+from rankatt_lib.attention import attention_map
 from rankatt_lib.convlstm import RankingUpdater
 from rankatt_lib.features import VGG16Features
 from rankatt_lib.geometry import box_to_center
@@ -113,6 +114,9 @@ def test_last_ranking_is_consistent(tracked: dict[str, object]) -> None:
         assert info.parts.shape == (3, 9, 63, 63) and info.response.shape == (3, 63, 63)
         assert info.scale in (1.0, 0.95, 1.05) and np.isfinite(info.peak_value)
         assert info.scores.device.type == "cpu"  # device tensors (here, the CPU)
+        # the frame's conv4_3 features are kept, and Eq. 8 is h_t correlated with them
+        assert info.xS is not None and info.xS.shape == (3, 512, 31, 31)
+        torch.testing.assert_close(attention_map(info.kernel, info.xS), info.attention)
     # the ConvLSTM changes the attention kernel from frame to frame
     assert not torch.equal(lasts[1].kernel, lasts[2].kernel)
     tr = tracked["tracker"]
@@ -215,3 +219,18 @@ def test_untrained_updater_starts_from_the_checkpoints_config(backbone: VGG16Fea
     missing = str(Path(str(tmp_path)) / "missing.pt")
     tr = RankingAttentionTracker(backbone=backbone, checkpoint=missing, updater="untrained")
     assert tr.updater.config == RankingUpdaterConfig()
+
+
+def test_shipped_updater_keeps_every_kernel_at_h0s_norm(backbone: VGG16Features) -> None:
+    """The defect ``cell_norm`` fixes: the newest kernel's norm grew every frame (x388 in 28 frames)."""
+    frames, gt = textured_sequence(n=7)
+    tr = RankingAttentionTracker(backbone=backbone, part_init_max_steps=10, updater="checkpoint")
+    assert tr.updater.config.cell_norm == "input"
+    tr.init(frames[0], gt[0])
+    assert tr.h0 is not None and tr.ranking is not None
+    n0 = float(tr.h0.norm())
+    for f in frames[1:]:
+        tr.update(f)
+        norms = tr.ranking.kernels.flatten(1).norm(dim=1)
+        torch.testing.assert_close(norms, torch.full_like(norms, n0), rtol=1e-4, atol=0)
+        assert float(tr.h.abs().max()) <= n0

@@ -270,6 +270,8 @@ class RankingAttentionFrameInfo:
         scale_index, scale: the chosen scale; peak_value, peak_cell: the chosen peak (conv3_3 cells).
         peaks: ``(S,)`` numpy, the weighted peak of every scale.
         stored, updated: whether the part tracker stored the frame / trained on it.
+        xS: ``(S, 512, 31, 31)`` conv4_3 features of every scale (what the ranking scores on the
+            reference scale and Eq. 8 correlates with h_t).
     """
 
     frame: int
@@ -289,6 +291,7 @@ class RankingAttentionFrameInfo:
     peaks: np.ndarray
     stored: bool = False
     updated: bool = False
+    xS: torch.Tensor | None = None
 
 
 # --------------------------------------------------------------------------- tracker
@@ -460,6 +463,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             peak_value=float("nan"),
             peak_cell=(c0L, c0L),
             peaks=np.full(1, np.nan),
+            xS=xS,
         )
 
     def update(self, image: np.ndarray) -> np.ndarray:
@@ -524,6 +528,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             peaks=np.asarray(read[4:]),
             stored=stored,
             updated=trained,
+            xS=xS,
         )
         return self.box()
 
