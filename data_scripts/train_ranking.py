@@ -363,11 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         train_eval_clips=args.train_eval_clips,
         updater={
             "cell_norm": args.cell_norm,
-            **(
-                {}
-                if args.gate_biases is None
-                else dict(zip(("input_bias", "forget_bias", "output_bias"), args.gate_biases, strict=True))
-            ),
+            **dict(zip(("input_bias", "forget_bias", "output_bias"), args.gate_biases or (), strict=False)),
         },
     )
     history_csv = results / f"{name}_history.csv"

@@ -484,7 +484,6 @@ class PartInitInfo:
     history: list[tuple[int, float]]
 
 
-
 def _trainable(t: torch.Tensor) -> torch.Tensor:
     """``t``, or a normal copy of it when it was made under ``torch.inference_mode()`` (autograd
     cannot save inference tensors for the backward pass of Eq. 10)."""
