@@ -214,7 +214,7 @@ def test_untrained_updater_starts_from_the_checkpoints_config(backbone: VGG16Fea
     assert tr.updater_source == "untrained"
     assert tr.updater.config == trained.config and tr.updater.config.forget_bias == 6.0
     fresh = RankingUpdater(trained.config, seed=tr.config.updater_seed)
-    for (name, a), (_, b) in zip(tr.updater.state_dict().items(), fresh.state_dict().items()):
+    for (name, a), (_, b) in zip(tr.updater.state_dict().items(), fresh.state_dict().items(), strict=True):
         assert torch.equal(a.cpu(), b), name
     missing = str(Path(str(tmp_path)) / "missing.pt")
     tr = RankingAttentionTracker(backbone=backbone, checkpoint=missing, updater="untrained")
