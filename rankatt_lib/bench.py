@@ -96,16 +96,20 @@ _REPO = Path(__file__).resolve().parents[1]
 # --------------------------------------------------------------------------- aggregation
 
 
+def _after_warmup(seconds: Sequence[float], warmup: int) -> list[float]:
+    kept = list(seconds)[warmup:]
+    if not kept:
+        raise ValueError(f"no timings left after a warm-up of {warmup} (got {len(seconds)})")
+    return kept
+
+
 def median_ms(seconds: Sequence[float], warmup: int = 1) -> float:
     """Median in milliseconds of ``seconds`` after dropping the first ``warmup`` entries.
 
     Raises:
         ValueError: nothing left after the warm-up.
     """
-    kept = list(seconds)[warmup:]
-    if not kept:
-        raise ValueError(f"no timings left after a warm-up of {warmup} (got {len(seconds)})")
-    return 1000.0 * float(statistics.median(kept))
+    return 1000.0 * float(statistics.median(_after_warmup(seconds, warmup)))
 
 
 def mean_ms(seconds: Sequence[float], warmup: int = 1) -> float:
@@ -114,10 +118,7 @@ def mean_ms(seconds: Sequence[float], warmup: int = 1) -> float:
     Raises:
         ValueError: nothing left after the warm-up.
     """
-    kept = list(seconds)[warmup:]
-    if not kept:
-        raise ValueError(f"no timings left after a warm-up of {warmup} (got {len(seconds)})")
-    return 1000.0 * float(statistics.fmean(kept))
+    return 1000.0 * float(statistics.fmean(_after_warmup(seconds, warmup)))
 
 
 def ratio(num: float, den: float) -> float:
