@@ -16,7 +16,8 @@ measures, per frame:
    very patches the tracker crops on that frame (all scales in one batch, cropped with the
    tracker's own :func:`~rankatt_lib.trackers.base.crop_pyramid`; only the forward pass is timed);
 3. ``crest``: the CREST baseline's ``update`` (registered ``"crest"``);
-4. ``csrt``: OpenCV CSRT's ``update`` (registered ``"csrt"``, CPU only by nature).
+4. ``csrt``, ``opencv-kcf``, ``opencv-mosse``: the OpenCV baselines' ``update`` (registered under
+   those names; CPU only by nature), on the same frames as numpy images.
 
 ``--variant`` times one of the ablation variants registered in
 :data:`~rankatt_lib.trackers.rankatt.VARIANTS` (e.g. ``rankatt-t4``, a ring buffer of 4 frames)
@@ -60,6 +61,7 @@ import torch
 
 __all__ = [
     "COMPONENTS",
+    "OPENCV_BASELINES",
     "TARGET_RATIO_CPU",
     "aggregate",
     "cpu_name",
@@ -74,6 +76,9 @@ __all__ = [
 
 #: The acceptance target for ``rankatt / backbone`` on CPU.
 TARGET_RATIO_CPU = 1.3
+
+#: The OpenCV trackers timed beside rankatt (registered names; CSRT is the one the ratios use).
+OPENCV_BASELINES: tuple[str, ...] = ("csrt", "opencv-kcf", "opencv-mosse")
 
 #: Profiler sections of the tracker, in display order, with their labels ("other" is computed).
 COMPONENTS: dict[str, str] = {
@@ -142,7 +147,7 @@ def aggregate(
 
     Args:
         per_frame: seconds per ``update`` frame (frames 2..N) of ``"rankatt"``, ``"backbone"`` and
-            optionally ``"crest"``, ``"csrt"``.
+            optionally ``"crest"`` and the OpenCV baselines (:data:`OPENCV_BASELINES`).
         components: seconds per frame of each profiler section of ``rankatt`` (frames 2..N, 0 where
             a section did not run).
         warmup: leading frames to drop.
@@ -161,7 +166,7 @@ def aggregate(
         "components_share": {},
     }
     r = mean.get("rankatt", float("nan"))
-    for other in ("backbone", "crest", "csrt"):
+    for other in ("backbone", "crest", *OPENCV_BASELINES):
         if other in mean:
             out["ratios"][f"rankatt/{other}"] = ratio(r, mean[other])
     if "crest" in mean and "backbone" in mean:
@@ -194,7 +199,8 @@ def format_table(result: dict[str, Any]) -> str:
         f"{'':<22}{'ms/frame':>10}{'median':>8}{'fps':>8}{'/backbone':>11}{'/csrt':>9}{'init ms':>10}",
     ]
     mean, med, fp, init = result["mean_ms"], result.get("median_ms", {}), result["fps"], result.get("init_ms", {})
-    labels = {"rankatt": "rankatt (update)", "backbone": "VGG16 forward only", "crest": "CREST", "csrt": "OpenCV CSRT"}
+    labels = {"rankatt": "rankatt (update)", "backbone": "VGG16 forward only", "crest": "CREST", "csrt": "OpenCV CSRT",
+              "opencv-kcf": "OpenCV KCF", "opencv-mosse": "OpenCV MOSSE"}
     for key, label in labels.items():
         if key not in mean:
             continue
@@ -290,7 +296,7 @@ def run_bench(
     rankatt_overrides: dict[str, Any] | None = None,
     crest_overrides: dict[str, Any] | None = None,
     variant: str = "rankatt",
-    include: Sequence[str] = ("rankatt", "backbone", "crest", "csrt"),
+    include: Sequence[str] = ("rankatt", "backbone", "crest", *OPENCV_BASELINES),
     progress: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark and return every number (see the module docstring).
@@ -307,7 +313,7 @@ def run_bench(
             benchmark proper uses the defaults).
         variant: a registered ``rankatt`` variant (:data:`~rankatt_lib.trackers.rankatt.VARIANTS`)
             whose preset is applied before ``rankatt_overrides``; its name is kept in ``meta``.
-        include: which of ``rankatt``, ``backbone``, ``crest``, ``csrt`` to run (``rankatt`` is
+        include: which of ``rankatt``, ``backbone``, ``crest`` and the OpenCV baselines to run (``rankatt`` is
             required for ``backbone``, whose patches it provides).
         progress: print a line per tracker to stderr.
     """
@@ -390,17 +396,17 @@ def run_bench(
             boxes["crest"].append([float(v) for v in b])
             log(f"crest frame {t + 1}/{n}: {1000 * s:.0f} ms")
 
-    if "csrt" in include:
-        cs = make_tracker("csrt")
+    for cv_name in (k for k in OPENCV_BASELINES if k in include):
+        cv_tracker = make_tracker(cv_name)
         t0 = time.perf_counter()
-        cs.init(images[0], box0)
-        init_s["csrt"] = time.perf_counter() - t0
-        per_frame["csrt"], boxes["csrt"] = [], []
+        cv_tracker.init(images[0], box0)
+        init_s[cv_name] = time.perf_counter() - t0
+        per_frame[cv_name], boxes[cv_name] = [], []
         for t in range(1, n):
             t0 = time.perf_counter()
-            b = cs.update(images[t])
-            per_frame["csrt"].append(time.perf_counter() - t0)
-            boxes["csrt"].append([float(v) for v in b])
+            b = cv_tracker.update(images[t])
+            per_frame[cv_name].append(time.perf_counter() - t0)
+            boxes[cv_name].append([float(v) for v in b])
 
     result = aggregate(per_frame, sections or None, warmup=1)
     device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()

@@ -138,9 +138,11 @@ def test_end_to_end_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert key in res["meta"]
     assert res["meta"]["frames"] == 3 and res["meta"]["measured_frames"] == 1 and res["meta"]["threads"] == 1
     assert res["meta"]["weights"] == "random"
+    assert res["meta"]["sequence"] == "tiny"  # not overwritten by the name of a tracker
     assert res["meta"]["statistic"] == "mean"
     med = res["mean_ms"]
-    assert set(med) == {"rankatt", "backbone", "crest", "csrt"}
+    assert set(med) == {"rankatt", "backbone", "crest", "csrt", "opencv-kcf", "opencv-mosse"}
+    assert res["ratios"]["rankatt/opencv-kcf"] == pytest.approx(med["rankatt"] / med["opencv-kcf"])
     assert all(v > 0 for v in med.values()) and all(v > 0 for v in res["init_ms"].values())
     assert all(len(v) == 2 for v in res["per_frame_ms"].values())  # frames 2 and 3
     assert med["rankatt"] == pytest.approx(res["per_frame_ms"]["rankatt"][1])  # the warm-up is dropped
