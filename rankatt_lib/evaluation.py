@@ -62,6 +62,7 @@ __all__ = [
     "PROTOCOL_RULES",
     "SequenceScore",
     "CurveSummary",
+    "TrajectoryAgreement",
     "DatasetScore",
     "center_error",
     "iou",
@@ -70,6 +71,7 @@ __all__ = [
     "valid_gt_rows",
     "score_sequence",
     "score_dataset",
+    "trajectory_agreement",
 ]
 
 PROTOCOLS: tuple[str, ...] = ("otb", "got10k", "pysot", "pytracking")
@@ -132,9 +134,7 @@ PROTOCOL_RULES: dict[str, ProtocolRules] = {
     "otb": ProtocolRules("otb", True, "mask", "previous", TIGER1_FRAMES_6_TO_354),
     "got10k": ProtocolRules("got10k", True, "raw", "as_given", {}),
     "pysot": ProtocolRules("pysot", False, "mask", "as_given", {}),
-    "pytracking": ProtocolRules(
-        "pytracking", True, "exclude", "zero_previous_else_raise", TIGER1_FRAMES_6_TO_354
-    ),
+    "pytracking": ProtocolRules("pytracking", True, "exclude", "zero_previous_else_raise", TIGER1_FRAMES_6_TO_354),
 }
 
 
@@ -146,9 +146,7 @@ def _as_boxes(boxes: Any, what: str) -> np.ndarray:
     try:
         arr = np.asarray(boxes, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{what}: expected numeric boxes of shape (N, 4), got {type(boxes).__name__}"
-        ) from exc
+        raise ValueError(f"{what}: expected numeric boxes of shape (N, 4), got {type(boxes).__name__}") from exc
     if arr.ndim == 1 and arr.shape[0] == 4:
         return arr
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -513,9 +511,7 @@ def score_dataset(
             by_attr.setdefault(code, []).append(seq.name)
 
     overall = _summarise(per_seq, list(per_seq))
-    attributes = {
-        code: _summarise(per_seq, by_attr[code]) for code in sorted(by_attr, key=_attribute_sort_key)
-    }
+    attributes = {code: _summarise(per_seq, by_attr[code]) for code in sorted(by_attr, key=_attribute_sort_key)}
     return DatasetScore(
         protocol=protocol,
         precision_curve=overall.precision_curve,
@@ -525,4 +521,68 @@ def score_dataset(
         sequences=per_seq,
         attributes=attributes,
         missing=tuple(absent),
+    )
+
+
+@dataclass(frozen=True)
+class TrajectoryAgreement:
+    """How closely two runs of a tracker agree, frame by frame (e.g. the CPU and a GPU).
+
+    Attributes:
+        mean_iou: mean IoU between the two runs' boxes over every compared frame of every sequence.
+        per_sequence: sequence -> mean IoU over its compared frames.
+        frames: frames compared (frame 1, the given box, is left out).
+        share_above_half: share of compared frames whose IoU is above 0.5.
+        max_centre_distance: the largest distance between the two centres, in pixels.
+        identical_sequences: sequences whose boxes agree to 1e-6 px on every frame.
+    """
+
+    mean_iou: float
+    per_sequence: dict[str, float]
+    frames: int
+    share_above_half: float
+    max_centre_distance: float
+    identical_sequences: tuple[str, ...]
+
+
+def trajectory_agreement(a: Mapping[str, Any], b: Mapping[str, Any]) -> TrajectoryAgreement:
+    """Frame-by-frame IoU between two runs' trajectories over the sequences both have.
+
+    Args:
+        a, b: sequence name -> boxes ``(N, 4)`` (``x, y, w, h``; frame 1 first), e.g. two
+            :func:`rankatt_lib.results.load_results`.
+
+    Raises:
+        ValueError: no sequence in common, or a sequence whose two runs differ in length.
+    """
+    names = [n for n in a if n in b]
+    if not names:
+        raise ValueError("the two runs have no sequence in common")
+    per_seq: dict[str, float] = {}
+    all_iou: list[np.ndarray] = []
+    identical: list[str] = []
+    max_dist = 0.0
+    for name in names:
+        pa, pb = _as_boxes(a[name], f"a[{name!r}]"), _as_boxes(b[name], f"b[{name!r}]")
+        if pa.shape != pb.shape:
+            raise ValueError(f"{name}: {len(pa)} boxes in one run and {len(pb)} in the other")
+        pa, pb = pa[1:], pb[1:]
+        if len(pa) == 0:
+            continue
+        ov = iou(pa, pb)
+        per_seq[name] = float(np.nanmean(ov))
+        all_iou.append(ov)
+        max_dist = max(max_dist, float(np.nanmax(center_error(pa, pb))))
+        if np.allclose(pa, pb, rtol=0.0, atol=1e-6):
+            identical.append(name)
+    if not all_iou:
+        raise ValueError("nothing to compare: every common sequence has a single frame")
+    pooled = np.concatenate(all_iou)
+    return TrajectoryAgreement(
+        mean_iou=float(np.nanmean(pooled)),
+        per_sequence=per_seq,
+        frames=int(pooled.size),
+        share_above_half=float(np.mean(pooled > 0.5)),
+        max_centre_distance=max_dist,
+        identical_sequences=tuple(identical),
     )

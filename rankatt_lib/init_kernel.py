@@ -62,6 +62,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -96,7 +97,13 @@ def label_sigma(
     target_wh_cells: Any, sigma_factor: float = DEFAULT_SIGMA_FACTOR, min_sigma: float = 0.25
 ) -> tuple[float, float]:
     """``(sigma_y, sigma_x)`` in cells: ``sigma_factor x`` the target's ``(w, h)`` in cells, at least ``min_sigma``."""
-    w, h = (float(v) for v in torch.as_tensor(target_wh_cells, dtype=torch.float64).reshape(2))
+    if isinstance(target_wh_cells, torch.Tensor):  # a device tensor is read back (a synchronisation)
+        wh = target_wh_cells.detach().reshape(-1).tolist()
+    else:  # host numbers stay on the host (the trackers' per-frame labels)
+        wh = np.asarray(target_wh_cells, dtype=np.float64).reshape(-1).tolist()
+    if len(wh) != 2:
+        raise ValueError(f"target_wh_cells must be (w, h), got {target_wh_cells!r}")
+    w, h = (float(v) for v in wh)
     if not (w > 0 and h > 0 and sigma_factor > 0):
         raise ValueError(f"need a positive target size and sigma_factor, got {target_wh_cells}, {sigma_factor}")
     return (max(sigma_factor * h, min_sigma), max(sigma_factor * w, min_sigma))

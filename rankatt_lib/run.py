@@ -17,12 +17,19 @@ the default benchmark name.
 Command line::
 
     python -m rankatt_lib.run --tracker NAME --dataset DIR --results DIR \\
-        [--benchmark NAME] [--sequences a,b] [--device cpu|cuda] [--overwrite] [--protocol otb]
+        [--benchmark NAME] [--sequences a,b] [--device cpu|cuda] [--overwrite] [--protocol otb] \\
+        [--option KEY=VALUE ...] [--name FOLDER]
+
+``--option`` passes a config field to the tracker's factory (repeatable; the value is read as
+JSON when it parses, else as a string), e.g. ``--option precision=bf16 --option channels_last=true``;
+``--name`` is then the results folder (default: the tracker's name), so that a setting does not
+overwrite the default's results.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import traceback
@@ -37,7 +44,7 @@ from tqdm import tqdm
 
 from . import evaluation, registry, results
 
-__all__ = ["FAILURES_LOG", "RunReport", "run_tracker", "main"]
+__all__ = ["FAILURES_LOG", "RunReport", "main", "parse_option", "run_tracker"]
 
 FAILURES_LOG = "failures.log"
 """Name of the file, beside the results, where failed sequences are logged (appended)."""
@@ -99,9 +106,7 @@ def _resolve_factory(
         factory = registry.get_factory(tracker)  # KeyError listing the names, before any work
         return tracker_name or tracker, lambda: factory(**kwargs)
     if not callable(tracker):
-        raise TypeError(
-            f"tracker must be a registered name or a factory callable, got {type(tracker).__name__}"
-        )
+        raise TypeError(f"tracker must be a registered name or a factory callable, got {type(tracker).__name__}")
     name = tracker_name or getattr(tracker, "__name__", None)
     if not name or name == "<lambda>":
         raise ValueError("pass tracker_name= when the tracker is given as an anonymous factory")
@@ -222,6 +227,24 @@ def run_tracker(
 # --------------------------------------------------------------------------- command line
 
 
+def parse_option(text: str) -> tuple[str, Any]:
+    """``"KEY=VALUE"`` -> ``(KEY, value)``, the value read as JSON (``12``, ``true``, ``[1, 0.95]``)
+    when it parses, else kept as a string (``bf16``).
+
+    Raises:
+        ValueError: no ``=``, or an empty key.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ValueError(f"--option takes KEY=VALUE, got {text!r}")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
 def _load_dataset(path: str) -> Any:
     """The dataset behind ``--dataset`` (a folder of OTB-format sequences)."""
     from .data import OTBFormatDataset
@@ -239,13 +262,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--results", default="results", help="results root (default: ./results)")
     p.add_argument("--benchmark", default=None, help="benchmark folder name (default: the dataset's name)")
     p.add_argument("--sequences", default=None, help="comma-separated sequence names (default: all)")
-    p.add_argument(
-        "--device", default=None, help="passed to the tracker factory as device=... (e.g. cpu, cuda)"
-    )
+    p.add_argument("--device", default=None, help="passed to the tracker factory as device=... (e.g. cpu, cuda)")
     p.add_argument("--overwrite", action="store_true", help="track again sequences that already have results")
+    p.add_argument("--protocol", default="otb", choices=evaluation.PROTOCOLS, help="scoring protocol (default otb)")
     p.add_argument(
-        "--protocol", default="otb", choices=evaluation.PROTOCOLS, help="scoring protocol (default otb)"
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config field for the tracker (repeatable), e.g. precision=bf16",
     )
+    p.add_argument("--name", default=None, help="results folder of the tracker (default: --tracker)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -266,7 +293,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dataset = _load_dataset(args.dataset)
     names = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
-    kwargs = {"device": args.device} if args.device else {}
+    kwargs: dict[str, Any] = {"device": args.device} if args.device else {}
+    try:
+        kwargs.update(parse_option(o) for o in args.option)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.option:  # a misspelt option fails here, once, not on every sequence
+        try:
+            registry.make_tracker(args.tracker, **kwargs)
+        except (TypeError, ValueError) as exc:
+            print(f"error: {args.tracker} does not accept {args.option}: {exc}", file=sys.stderr)
+            return 2
     report = run_tracker(
         args.tracker,
         dataset,
@@ -275,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         sequences=names,
         progress=not args.no_progress,
         overwrite=args.overwrite,
+        tracker_name=args.name,
         tracker_kwargs=kwargs,
     )
     print(report.summary())

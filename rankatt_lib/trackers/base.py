@@ -48,11 +48,13 @@ from ..features import LAYER_STRIDES, VGG16Features
 from ..geometry import box_to_center, center_to_box, check_box, crop_patches, upload_frame
 
 __all__ = [
+    "PRECISIONS",
     "DeepTrackerBase",
     "Profiler",
     "SampleBuffer",
     "SearchGeometry",
     "UpdateSchedule",
+    "backbone_autocast",
     "crop_pyramid",
     "damped_size",
     "extract_features",
@@ -150,29 +152,56 @@ def odd_kernel_size(target_cells: float, max_size: int) -> int:
 # --------------------------------------------------------------------------- backbone
 
 
-_BACKBONES: dict[tuple[str, str, tuple[str, ...]], VGG16Features] = {}
+_BACKBONES: dict[tuple[str, str, tuple[str, ...], bool], VGG16Features] = {}
 _BACKBONE_LOCK = threading.Lock()
+
+#: The backbone precisions a tracker's config may ask for, and the autocast dtype of each
+#: (``"fp32"``: no autocast, the default everywhere; the others are for GPUs).
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def shared_backbone(
     device: torch.device | str | None = None,
     weights: str = "auto",
     layers: Sequence[str] = ("conv3_3", "conv4_3"),
+    channels_last: bool = False,
 ) -> VGG16Features:
-    """One frozen :class:`~rankatt_lib.features.VGG16Features` per ``(weights, device, layers)``.
+    """One frozen :class:`~rankatt_lib.features.VGG16Features` per ``(weights, device, layers,
+    channels_last)``.
 
     The runner builds a fresh tracker for every sequence; this cache keeps them from reloading
     VGG16 (about 60 MB and a second) each time. The module is frozen and stateless, so sharing it
-    is safe. ``device=None`` means :func:`rankatt_lib.device`.
+    is safe. ``device=None`` means :func:`rankatt_lib.device`. ``channels_last`` stores the weights
+    and runs the convolutions in ``torch.channels_last`` memory format (a GPU option; the
+    numbers are the same up to rounding).
     """
     dev = default_device() if device is None else default_device(str(torch.device(device)))
-    key = (weights, str(dev), tuple(layers))
+    key = (weights, str(dev), tuple(layers), bool(channels_last))
     with _BACKBONE_LOCK:
         net = _BACKBONES.get(key)
         if net is None:
-            net = VGG16Features(weights=weights, device=dev, layers=tuple(layers))
+            net = VGG16Features(weights=weights, device=dev, layers=tuple(layers), channels_last=bool(channels_last))
             _BACKBONES[key] = net
     return net
+
+
+def backbone_autocast(precision: str, device: torch.device | str) -> contextlib.AbstractContextManager[Any]:
+    """The context the frozen backbone runs under at ``precision`` (:data:`PRECISIONS`).
+
+    ``"fp32"`` is a no-op context; ``"bf16"`` / ``"fp16"`` run the convolutions under
+    ``torch.autocast`` on ``device``'s type (the outputs stay float32: the backbone casts them
+    back). Only the backbone runs at reduced precision; everything the tracker learns or ranks
+    stays float32.
+
+    Raises:
+        ValueError: an unknown precision.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 def crop_pyramid(
@@ -507,6 +536,8 @@ class DeepTrackerBase:
         backbone: a :class:`~rankatt_lib.features.VGG16Features` returning ``layer``.
         layer: the feature layer the tracker reads.
         profile: time the components (see :class:`Profiler`).
+        channels_last: build the default backbone in ``torch.channels_last`` memory format (a given
+            backbone is used as it is).
     """
 
     def __init__(
@@ -515,6 +546,7 @@ class DeepTrackerBase:
         backbone: VGG16Features | None = None,
         layer: str = "conv4_3",
         profile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         if backbone is not None:
             if layer not in getattr(backbone, "layers", ()):
@@ -529,7 +561,9 @@ class DeepTrackerBase:
         else:
             self.device = default_device() if device is None else default_device(str(torch.device(device)))
             shared = ("conv3_3", "conv4_3")  # what the library's trackers read: one cached module
-            self.backbone = shared_backbone(self.device, layers=shared if layer in shared else (layer,))
+            self.backbone = shared_backbone(
+                self.device, layers=shared if layer in shared else (layer,), channels_last=channels_last
+            )
         self.layer = layer
         self.profiler = Profiler(profile, self.device)
         self.center: np.ndarray | None = None  # (cx, cy), 1-based image coordinates

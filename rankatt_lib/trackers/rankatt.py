@@ -60,8 +60,10 @@ from ..parts import PartInitInfo, PartTracker, PartTrackerConfig
 from ..ranking import Ranking
 from ..registry import register
 from .base import (
+    PRECISIONS,
     DeepTrackerBase,
     SearchGeometry,
+    backbone_autocast,
     crop_pyramid,
     damped_size,
     find_peaks,
@@ -139,6 +141,12 @@ class RankingAttentionConfig:
         scale_min_peak: keep the size when the scale-1 peak is below it (0.15).
         subpixel: parabolic sub-cell peak refinement (*ours*).
         min_size: smallest target side in pixels (*ours*).
+
+    Execution (GPU options; they change rounding, not the algorithm):
+        precision: the frozen backbone's precision, ``"fp32"`` (default, and the only sensible one
+            on a CPU), ``"bf16"`` or ``"fp16"`` (``torch.autocast`` around VGG16 only; its outputs
+            and everything the tracker ranks and learns stay float32).
+        channels_last: the default backbone in ``torch.channels_last`` memory format.
     """
 
     n_kernels: int = 3
@@ -179,6 +187,9 @@ class RankingAttentionConfig:
     subpixel: bool = True
     min_size: float = 4.0
 
+    precision: str = "fp32"
+    channels_last: bool = False
+
     def __post_init__(self) -> None:
         self.scales = tuple(float(s) for s in self.scales)
         if not self.scales or any(not (s > 0) for s in self.scales):
@@ -204,6 +215,9 @@ class RankingAttentionConfig:
             raise ValueError(f"updater must be one of {_UPDATER_CHOICES}, got {self.updater!r}")
         if not 0.0 <= self.scale_damping <= 1.0:
             raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
+        self.channels_last = bool(self.channels_last)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -336,7 +350,11 @@ class RankingAttentionTracker(DeepTrackerBase):
         **overrides: Any,
     ) -> None:
         self.config: RankingAttentionConfig = make_config(RankingAttentionConfig, config, overrides)
-        super().__init__(device, backbone, "conv4_3", profile)
+        super().__init__(device, backbone, "conv4_3", profile, channels_last=self.config.channels_last)
+        if self.config.channels_last and not getattr(self.backbone, "channels_last", False):
+            raise ValueError(
+                "channels_last=True needs a backbone built with channels_last=True (or backbone=None, which builds one)"
+            )
         if "conv3_3" not in self.backbone.layers:
             raise ValueError(f"the backbone must return conv3_3 and conv4_3; it returns {self.backbone.layers}")
         cfg = self.config
@@ -384,7 +402,7 @@ class RankingAttentionTracker(DeepTrackerBase):
         with self.profiler.section("crop"):
             patches = crop_pyramid(frame, self.center, side, scales, self.config.patch_size)
         with self.profiler.section("features"):
-            with torch.no_grad():
+            with torch.no_grad(), backbone_autocast(self.config.precision, self.device):
                 out = self.backbone(patches)
         return out["conv4_3"], out["conv3_3"]
 
