@@ -195,7 +195,10 @@ def aggregate(
 
 
 def _f(x: float, spec: str) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        width = spec.split(".")[0]
+        return "n/a".rjust(int(width) if width.isdigit() else 0)
+    return format(x, spec)
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -600,6 +603,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="time the total on the profiled run (default on CPU; on CUDA a separate unprofiled run)",
     )
+    p.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated subset of rankatt,backbone,crest," + ",".join(OPENCV_BASELINES) + " (default: all)",
+    )
     p.add_argument("--json", type=Path, default=None, help="write every number here")
     p.add_argument("--quiet", action="store_true", help="no per-frame progress on stderr")
     p.add_argument("--random-weights", action="store_true", help="TESTS ONLY: a random VGG16 (numbers meaningless)")
@@ -610,6 +618,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rankatt_lib.features import VGG16Features
 
         backbone = VGG16Features(weights="random", device=a.device, layers=("conv3_3", "conv4_3"))
+    everything = ("rankatt", "backbone", "crest", *OPENCV_BASELINES)
+    include = everything if a.only is None else tuple(k.strip() for k in a.only.split(",") if k.strip())
+    unknown = sorted(set(include) - set(everything))
+    if unknown or not include:
+        p.error(f"--only takes names among {', '.join(everything)}; got {a.only!r}")
     sequences: Any = a.sequence
     if a.all_sequences:
         from rankatt_lib.data import OTBFormatDataset
@@ -627,6 +640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rankatt_overrides=dict(_TINY_RANKATT) if a.tiny else None,
         crest_overrides=dict(_TINY_CREST) if a.tiny else None,
         variant=a.variant,
+        include=include,
         precision=a.precision,
         channels_last=a.channels_last,
         separate_profile=False if a.inline_profile else None,

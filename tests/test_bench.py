@@ -174,3 +174,13 @@ def test_variant_is_applied_and_named(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_unknown_variant_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown variant 'rankatt-t5'.*rankatt-t4"):
         bench.run_bench(tiny_sequence(tmp_path), variant="rankatt-t5", include=("csrt",))
+
+
+def test_only_restricts_the_trackers(tmp_path: Path) -> None:
+    seq = tiny_sequence(tmp_path)
+    out = tmp_path / "only.json"
+    argv = ["--frames", "3", "--sequence", str(seq), "--threads", "1", "--json", str(out), "--only", "csrt,opencv-kcf"]
+    assert bench.main([*argv, "--quiet"]) == 0
+    assert set(json.loads(out.read_text())["mean_ms"]) == {"csrt", "opencv-kcf"}
+    with pytest.raises(SystemExit):
+        bench.main([*argv[:-1], "csrt,sift"])
