@@ -325,8 +325,6 @@ def _bench_sequence(
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     """Every timing of one sequence (frames 2..N, warm-up included; see :func:`run_bench`)."""
-    import cv2  # noqa: F401  (the OpenCV baselines need it; imported early for a clear error)
-
     from rankatt_lib.registry import make_tracker
     from rankatt_lib.trackers.base import backbone_autocast, crop_pyramid
     from rankatt_lib.trackers.rankatt import RankingAttentionTracker
