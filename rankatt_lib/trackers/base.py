@@ -55,6 +55,7 @@ __all__ = [
     "SearchGeometry",
     "UpdateSchedule",
     "backbone_autocast",
+    "choose_scale",
     "crop_pyramid",
     "damped_size",
     "extract_features",
@@ -328,12 +329,18 @@ def select_scale(
     ref = int(np.argmin(np.abs(sc.reshape(-1) - 1.0))) if reference is None else int(reference)
     if not 0 <= ref < peaks.numel():
         raise ValueError(f"reference {ref} out of range for {peaks.numel()} scales")
+    return choose_scale(peaks, ref, penalty, min_peak)
+
+
+def choose_scale(peaks: torch.Tensor, reference: int, penalty: float = 1.0, min_peak: float = 0.15) -> torch.Tensor:
+    """:func:`select_scale` without its checks, for a known reference index: tensor operations
+    only, so that ``torch.compile`` traces it whole (the tracker's per-frame step calls it)."""
     weights = torch.full_like(peaks, float(penalty))
-    weights[ref] = 1.0
+    weights[reference] = 1.0
     scored = peaks * weights
     best = torch.argmax(scored)  # the first maximum on ties ...
-    keep = (peaks[ref] < min_peak) | (scored[best] <= peaks[ref])  # ... and the reference wins ties
-    return torch.where(keep, torch.full_like(best, ref), best)
+    keep = (peaks[reference] < min_peak) | (scored.amax() <= peaks[reference])  # ... and the reference wins ties
+    return torch.where(keep, torch.full_like(best, reference), best)
 
 
 def damped_size(size_wh: Any, scale: float, damping: float = 0.6) -> np.ndarray:

@@ -44,9 +44,12 @@ on the device.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -57,26 +60,33 @@ from ..convlstm import RankingUpdater
 from ..features import VGG16Features
 from ..init_kernel import DEFAULT_INIT_ITERS, init_kernel, target_label
 from ..parts import PartInitInfo, PartTracker, PartTrackerConfig
+from ..pnr import DEFAULT_PNR_EPS
 from ..ranking import Ranking
 from ..registry import register
 from .base import (
     PRECISIONS,
     DeepTrackerBase,
+    Profiler,
     SearchGeometry,
     backbone_autocast,
+    choose_scale,
     crop_pyramid,
     damped_size,
     find_peaks,
     motion_prior,
-    select_scale,
 )
 
 __all__ = [
+    "COMPILE_MODES",
     "DEFAULT_CHECKPOINT",
+    "DetectConfig",
+    "DetectOutputs",
     "RankingAttentionConfig",
     "RankingAttentionFrameInfo",
     "RankingAttentionInitInfo",
     "RankingAttentionTracker",
+    "compiled_detect_step",
+    "detect_step",
 ]
 
 #: Where the offline-trained ranking updater ships (``data_scripts/train_ranking.py`` writes it).
@@ -84,6 +94,10 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "r
 
 UpdaterChoice = Literal["auto", "checkpoint", "untrained"]
 _UPDATER_CHOICES = ("auto", "checkpoint", "untrained")
+
+#: ``RankingAttentionConfig.compile``: ``"off"`` (eager, the default) or a ``torch.compile`` mode
+#: for the per-frame detection step (``"reduce-overhead"`` = Inductor + CUDA graphs on a GPU).
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 # --------------------------------------------------------------------------- configuration
@@ -147,6 +161,12 @@ class RankingAttentionConfig:
             on a CPU), ``"bf16"`` or ``"fp16"`` (``torch.autocast`` around VGG16 only; its outputs
             and everything the tracker ranks and learns stay float32).
         channels_last: the default backbone in ``torch.channels_last`` memory format.
+        compile: ``"off"`` (default: eager) or a ``torch.compile`` mode (:data:`COMPILE_MODES`) for
+            the per-frame detection step (:func:`detect_step`: backbone, ranking, attention, parts,
+            peaks and scale choice; the crop and the Eq. 10 update stay eager). ``"reduce-overhead"``
+            replays it as a CUDA graph on a GPU. The first frames of a run pay the compilation.
+        compile_backend: the ``torch.compile`` backend (``"inductor"``; ``"eager"`` / ``"aot_eager"``
+            only trace, which checks the step for graph breaks without compiling).
     """
 
     n_kernels: int = 3
@@ -189,6 +209,8 @@ class RankingAttentionConfig:
 
     precision: str = "fp32"
     channels_last: bool = False
+    compile: str = "off"
+    compile_backend: str = "inductor"
 
     def __post_init__(self) -> None:
         self.scales = tuple(float(s) for s in self.scales)
@@ -218,6 +240,10 @@ class RankingAttentionConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
         self.channels_last = bool(self.channels_last)
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
+        if not isinstance(self.compile_backend, str) or not self.compile_backend:
+            raise ValueError(f"compile_backend must be a backend name, got {self.compile_backend!r}")
 
     @property
     def checkpoint_path(self) -> Path:
@@ -308,6 +334,154 @@ class RankingAttentionFrameInfo:
     xS: torch.Tensor | None = None
 
 
+# --------------------------------------------------------------------------- the per-frame step
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """The constants of :func:`detect_step` (a compiled step is specialised on them).
+
+    Attributes:
+        use_attention, use_ranking: the tracker's switches.
+        attention: how the map is applied to xL.
+        reference: index of the scale-1 patch in the batch.
+        precision: the backbone's precision (:data:`~.base.PRECISIONS`).
+        scale_penalty, scale_min_peak: :func:`~.base.choose_scale`'s settings.
+        subpixel: parabolic peak refinement.
+        pnr_eps: the ranking's PNR guard.
+    """
+
+    use_attention: bool
+    use_ranking: bool
+    attention: AttentionConfig
+    reference: int
+    precision: str
+    scale_penalty: float
+    scale_min_peak: float
+    subpixel: bool
+    pnr_eps: float
+
+
+class DetectOutputs(NamedTuple):
+    """What :func:`detect_step` returns (device tensors; ``None`` where a switch skips the step).
+
+    ``read`` is the one tensor the tracker copies to the host: the chosen peak ``(x, y, value)``,
+    the chosen scale index and the peak of every scale.
+    """
+
+    kernels: torch.Tensor
+    h: torch.Tensor | None
+    scores: torch.Tensor | None
+    order: torch.Tensor | None
+    attention: torch.Tensor | None
+    xS: torch.Tensor
+    xL: torch.Tensor
+    attended: torch.Tensor
+    parts: torch.Tensor
+    response: torch.Tensor
+    weighted: torch.Tensor
+    pick: torch.Tensor
+    read: torch.Tensor
+
+
+@torch.compiler.disable
+def _combine_parts(parts: PartTracker, p: torch.Tensor) -> torch.Tensor:
+    """``parts.combine(p)``, run eagerly even inside a compiled step (a deliberate graph break):
+    the prior kernel's side follows the target's shape, and compiled code would be specialised
+    on it, i.e. compiled again for every new side."""
+    return parts.combine(p)
+
+
+def detect_step(
+    cfg: DetectConfig,
+    backbone: VGG16Features,
+    updater: RankingUpdater,
+    parts: PartTracker,
+    kernels: torch.Tensor,
+    h: torch.Tensor | None,
+    h0: torch.Tensor | None,
+    prior: torch.Tensor,
+    patches: torch.Tensor,
+    profiler: Profiler | None = None,
+) -> DetectOutputs:
+    r"""Steps 1-5 of a frame on a batch of scale patches, as a pure function of tensors.
+
+    Backbone (one pass over every scale), ranking + PreNet + ConvLSTM on the reference patch
+    (Eq. 1-7), attention (Eq. 8), part responses and their combination, motion prior, peaks and
+    scale choice. It never reads a value back to the host and has no branch on tensor values, so
+    ``torch.compile`` traces it in two graphs, before and after the combination of the part
+    responses, which runs eagerly (:func:`_combine_parts`); in ``"reduce-overhead"`` mode each graph
+    is replayed as a CUDA graph. The caller keeps the state: ``kernels`` (the ranking's
+    ``(N, C, k, k)``, returned re-ordered with the worst slot replaced) and ``h`` (returned as
+    :math:`h_t`).
+
+    Args:
+        cfg: the constants (:class:`DetectConfig`).
+        backbone, updater, parts: the tracker's modules.
+        kernels: ``(N, 512, k, k)`` the ranking's kernels; h: :math:`h_{t-1}`; h0: frame 1's kernel.
+        prior: ``(h, w)`` CREST's motion prior (times the combined response).
+        patches: ``(S, 3, P, P)`` the scale pyramid.
+        profiler: time the components (eager only).
+    """
+
+    def section(name: str) -> contextlib.AbstractContextManager[Any]:
+        return profiler.section(name) if profiler is not None else contextlib.nullcontext()
+
+    with torch.no_grad():
+        with section("features"), backbone_autocast(cfg.precision, patches.device):
+            out = backbone(patches)
+        xS, xL = out["conv4_3"], out["conv3_3"]
+        scores = order = h_t = m = None
+        xLa = xL
+        if cfg.use_attention:
+            with section("ranking"):
+                ranking = Ranking(kernels, pnr_eps=cfg.pnr_eps)
+                xs_ref = xS[cfg.reference : cfg.reference + 1]
+                if cfg.use_ranking:  # Eq. 1-7
+                    h_t, info = updater.step(ranking, h, xs_ref)
+                    scores, order = info.rank.scores, info.rank.order
+                else:  # the fixed h0, scored for the record only
+                    res = ranking.rank(xs_ref)
+                    scores, order = res.scores, res.order
+                    h_t = h0
+                kernels = ranking.kernels
+            if h_t is not None:
+                with section("attention"):  # Eq. 8 + residual attention
+                    m = attention_map(h_t, xS)
+                    xLa = apply_attention(xL, m, config=cfg.attention)
+        with section("parts"):
+            p = parts(xLa)
+            resp = _combine_parts(parts, p)[:, 0]
+            weighted = resp * prior
+            peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
+            best = choose_scale(peaks[:, 2], cfg.reference, cfg.scale_penalty, cfg.scale_min_peak)
+            pick = peaks.index_select(0, best.reshape(1))[0]  # (x, y, value) of the chosen scale
+            read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]])
+    return DetectOutputs(kernels, h_t, scores, order, m, xS, xL, xLa, p, resp, weighted, pick, read)
+
+
+_COMPILED: dict[tuple[str, str], Callable[..., DetectOutputs]] = {}
+_COMPILED_LOCK = threading.Lock()
+
+
+def compiled_detect_step(mode: str, backend: str = "inductor") -> Callable[..., DetectOutputs]:
+    """:func:`detect_step` under ``torch.compile(mode=mode, backend=backend)``, one wrapper per
+    ``(mode, backend)`` shared by every tracker (so that a new sequence reuses the compiled code
+    instead of compiling again)."""
+    if mode not in COMPILE_MODES or mode == "off":
+        raise ValueError(f"mode must be one of {COMPILE_MODES[1:]}, got {mode!r}")
+    key = (mode, backend)
+    with _COMPILED_LOCK:
+        fn = _COMPILED.get(key)
+        if fn is None:
+            kwargs: dict[str, Any] = {"backend": backend}
+            if backend == "inductor":
+                kwargs["mode"] = mode
+            fn = torch.compile(detect_step, **kwargs)
+            _COMPILED[key] = fn
+    return fn
+
+
 # --------------------------------------------------------------------------- tracker
 
 
@@ -378,6 +552,25 @@ class RankingAttentionTracker(DeepTrackerBase):
         self.parts: PartTracker | None = None
         self.init_info: RankingAttentionInitInfo | None = None
         self.last: RankingAttentionFrameInfo | None = None
+        self._detect_config = DetectConfig(
+            use_attention=cfg.use_attention,
+            use_ranking=cfg.use_ranking,
+            attention=self.attention_config,
+            reference=self._ref,
+            precision=cfg.precision,
+            scale_penalty=float(cfg.scale_penalty),
+            scale_min_peak=float(cfg.scale_min_peak),
+            subpixel=cfg.subpixel,
+            pnr_eps=DEFAULT_PNR_EPS,
+        )
+        self._detect = None if cfg.compile == "off" else compiled_detect_step(cfg.compile, cfg.compile_backend)
+        #: the compiled step replays CUDA graphs (whose outputs are rewritten by the next replay)
+        self._cuda_graphs = (
+            self._detect is not None
+            and self.device.type == "cuda"
+            and cfg.compile_backend == "inductor"
+            and cfg.compile in ("reduce-overhead", "max-autotune")
+        )
 
     def _load_updater(self) -> tuple[RankingUpdater, str]:
         cfg = self.config
@@ -490,31 +683,27 @@ class RankingAttentionTracker(DeepTrackerBase):
         frame = self._frame(image)
         assert self.parts is not None and self.ranking is not None and self.h is not None
         side = self.geo_S.search_side(self.size)
-        xS, xL = self._features(frame, cfg.scales)
-        scores = order = None
-        with torch.no_grad():
-            h_t: torch.Tensor | None = None
-            if cfg.use_attention:
-                with self.profiler.section("ranking"):
-                    xs_ref = xS[self._ref : self._ref + 1]
-                    if cfg.use_ranking:  # Eq. 1-7
-                        h_t, info = self.updater.step(self.ranking, self.h, xs_ref)
-                        scores, order = info.rank.scores, info.rank.order
-                        self.h = h_t
-                    else:  # the fixed h0, scored for the record only
-                        res = self.ranking.rank(xs_ref)
-                        scores, order = res.scores, res.order
-                        h_t = self.h0
-            m, xLa = self._attend(h_t, xS, xL)  # Eq. 8 + residual attention
-            with self.profiler.section("parts"):
-                parts = self.parts(xLa)
-                resp = self.parts.combine(parts)[:, 0]
-                weighted = resp * self._prior
-                peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
-                best = select_scale(peaks[:, 2], cfg.scales, cfg.scale_penalty, cfg.scale_min_peak, self._ref)
-                pick = peaks[best]
-                # the one synchronisation per frame
-                read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]]).tolist()
+        assert self.center is not None
+        with self.profiler.section("crop"):
+            patches = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size)
+        args = (self._detect_config, self.backbone, self.updater, self.parts)
+        state = (self.ranking.kernels, self.h, self.h0, self._prior, patches)
+        if self._detect is None:
+            out = detect_step(*args, *state, profiler=self.profiler)
+        else:
+            if self._cuda_graphs:
+                torch.compiler.cudagraph_mark_step_begin()
+            with self.profiler.section("detect"):
+                out = self._detect(*args, *state)
+        kernels, h_t = out.kernels, out.h
+        if self._cuda_graphs:  # the state must outlive the graph's output buffers (rewritten next frame)
+            kernels = kernels.clone()
+            h_t = None if h_t is None else h_t.clone()
+        self.ranking = Ranking(kernels, pnr_eps=self.ranking.pnr_eps)
+        if cfg.use_attention and cfg.use_ranking and h_t is not None:
+            self.h = h_t
+        scores, order, m, xLa, pick = out.scores, out.order, out.attention, out.attended, out.pick
+        read = out.read.tolist()  # the one synchronisation per frame
         px, py, value, idx = read[0], read[1], read[2], int(read[3])
         s = cfg.scales[idx]
         self._move(self.geo_L.cell_to_offset((px, py), side * s))
@@ -534,11 +723,11 @@ class RankingAttentionTracker(DeepTrackerBase):
             order=order,
             kernel=h_t,
             attention=m,
-            xL=xL,
+            xL=out.xL,
             attended=xLa,
-            parts=parts,
-            response=resp,
-            weighted=weighted,
+            parts=out.parts,
+            response=out.response,
+            weighted=out.weighted,
             scale_index=idx,
             scale=s,
             peak_value=value,
@@ -546,7 +735,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             peaks=np.asarray(read[4:]),
             stored=stored,
             updated=trained,
-            xS=xS,
+            xS=out.xS,
         )
         return self.box()
 
