@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib.util
 import json
 import sys
 import warnings
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from data_script_loader import load_data_script
+from data_script_loader import REPO, load_data_script
 from test_bench import tiny_sequence
 from test_crest import textured_sequence
 
@@ -276,6 +277,34 @@ def test_compare_runs_script(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert compare_runs.main([*argv[:4], "--run", "x=nowhere:rankatt"]) == 2
     with pytest.raises(ValueError, match="LABEL=ROOT:TRACKER"):
         compare_runs.parse_run("cpu:rankatt")
+
+
+def test_nbval_failures_are_sorted_by_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("nbval_failures", REPO / "tools" / "gpu" / "nbval_failures.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    def report(*cases: str) -> str:
+        path = tmp_path / f"r{len(cases)}.xml"
+        path.write_text(f"<testsuites><testsuite>{''.join(cases)}</testsuite></testsuites>")
+        return str(path)
+
+    ok = '<testcase classname="book.01.ipynb" name="Cell 1"/>'
+    contrib = (
+        '<testcase classname="book.01.ipynb" name="Cell 10"><failure message="Notebook cell execution failed">'
+        "RuntimeError: ... install 'opencv-contrib-python' ...</failure></testcase>"
+    )
+    other = (
+        '<testcase classname="book.10.ipynb" name="Cell 3"><failure message="Cell outputs differ">'
+        "- switch 12</failure></testcase>"
+    )
+    assert tool.main([report(ok, contrib)]) == 0  # only the machine's missing OpenCV contrib
+    assert "1 cells passed or skipped, 1 failed: 1 for the missing OpenCV contrib, 0 other" in capsys.readouterr().out
+    assert tool.main([report(ok, contrib, other)]) == 1
+    out = capsys.readouterr().out
+    assert "2 failed: 1 for the missing OpenCV contrib, 1 other" in out and "book.10.ipynb::Cell 3" in out
+    assert tool.main([str(tmp_path / "missing.xml")]) == 2
 
 
 # --------------------------------------------------------------------------- CUDA

@@ -9,17 +9,27 @@
 #   data    the synthetic benchmark (both splits), checked against device_carry/synthetic.sha256
 #   tests   the library's CUDA tests (sync count per frame, CPU/CUDA parity, ...)
 #   alltests  the whole library suite with CUDA visible (slower; not in the default list)
-#   bench   python -m rankatt_lib.bench --device cuda over every test sequence: fp32 (all trackers)
-#           and the fast setting (bf16 backbone, channels_last)
-#   parity  the tracker over the whole test split on CUDA, fp32 and fast; compared with the CPU
-#           trajectories committed under results/ (data_scripts/compare_runs.py)
+#   bench   python -m rankatt_lib.bench --device cuda over every test sequence: fp32 (rankatt,
+#           backbone, CREST; the OpenCV baselines too where OpenCV has its contrib modules), the
+#           fast setting (bf16 backbone, channels_last) and the fast setting compiled
+#           (torch.compile mode $COMPILE, default reduce-overhead = Inductor + CUDA graphs)
+#   parity  the tracker over the whole test split on CUDA, fp32, fast and fast + compiled; compared
+#           with the CPU trajectories committed under results/ (data_scripts/compare_runs.py)
 #   train   data_scripts/train_ranking.py --device cuda with the shipped checkpoint's settings,
 #           then the tracker with that checkpoint over the test split
 #   nbval   every chapter executed on the GPU and checked against its committed (CPU) outputs
+#           (chapters in parallel with pytest-xdist where it is installed); failures are sorted
+#           into "OpenCV contrib missing" (the machine's OpenCV lacks CSRT/KCF/MOSSE) and the rest
 #
 # Everything it measures lands in $OUT (the device tool brings that folder back; at most 8 files):
-#   summary.txt  log.txt  env.txt  bench_cuda_fp32.json  bench_cuda_fast.json  parity.json
-#   nbval.log  artifacts.tar.gz (trajectories, training curves and logs; rebuilt after each step)
+#   summary.txt  log.txt (env.txt's content included)  bench_cuda_fp32.json  bench_cuda_fast.json
+#   bench_cuda_compiled.json  parity.json  nbval.log  artifacts.tar.gz (trajectories, training
+#   curves, nbval's junit report and logs; rebuilt after each step)
+#
+# Device time is short (15 minutes a session, machine start included): run it as two calls on the
+# warm machine, the measurements first:
+#   bash tools/gpu/device_check.sh env data bench parity tests
+#   bash tools/gpu/device_check.sh train nbval
 #
 # SMALL=1 makes every step tiny (2 sequences, 5 frames, 1 epoch, one chapter): a rehearsal of the
 # script itself, e.g. on the CPU (DEVICE=cpu SMALL=1 bash tools/gpu/device_check.sh env bench);
@@ -30,6 +40,7 @@ OUT=${OUT:-/tmp/rankatt_gpu_out}
 DEVICE=${DEVICE:-cuda}
 SMALL=${SMALL:-0}
 PY=${PY:-python3}
+COMPILE=${COMPILE:-$([ "$DEVICE" = cuda ] && echo reduce-overhead || echo default)}
 mkdir -p "$OUT"
 WORK=${WORK:-/tmp/rankatt_gpu_work}
 mkdir -p "$WORK/artifacts"
@@ -98,8 +109,9 @@ print("rankatt_lib", rankatt_lib.__version__, "device()", rankatt_lib.device())
 net = f.VGG16Features(device="cpu")
 print("VGG16 weights:", net.source, net.source_detail)
 EOF
-  } >"$OUT/env.txt" 2>&1
-  cat "$OUT/env.txt" >>"$OUT/log.txt"
+  } >"$WORK/artifacts/env.txt" 2>&1
+  cat "$WORK/artifacts/env.txt" >>"$OUT/log.txt"
+  grep -E "^(python|cuda available|VGG16)" "$WORK/artifacts/env.txt" >>"$OUT/summary.txt"
 }
 
 step_data() {
@@ -116,19 +128,26 @@ step_data() {
 }
 
 step_tests() {
-  "$PY" -m pytest -q -p no:cacheprovider -m "not browser" tests/test_execution.py tests/test_convlstm.py \
-    tests/test_cf.py tests/test_features.py tests/test_device.py -k "cuda or CUDA" -rs
+  "$PY" -m pytest -q -p no:cacheprovider -m "not browser" tests/test_execution.py tests/test_compile.py \
+    tests/test_convlstm.py tests/test_cf.py tests/test_features.py tests/test_device.py -k "cuda or CUDA" -rs
 }
 
 step_alltests() { "$PY" -m pytest -q -p no:cacheprovider -m "not browser" tests -x -rs; }
 
+has_contrib() { "$PY" -c "import cv2, sys; sys.exit(0 if hasattr(cv2, 'TrackerCSRT_create') else 1)" 2>/dev/null; }
+
 step_bench() {
-  local seqs=(--all-sequences)
+  local seqs=(--all-sequences) only=rankatt,backbone,crest
   [ "$SMALL" = 1 ] && seqs=(--sequence "$TEST_SPLIT/$(seq_list | cut -d, -f1)")
-  "$PY" -m rankatt_lib.bench --device "$DEVICE" "${seqs[@]}" --frames "$FRAMES" --quiet \
+  if has_contrib; then only=$only,csrt,opencv-kcf,opencv-mosse; else
+    summary "bench: this OpenCV has no contrib modules: CSRT/KCF/MOSSE not timed"; fi
+  "$PY" -m rankatt_lib.bench --device "$DEVICE" "${seqs[@]}" --frames "$FRAMES" --quiet --only "$only" \
     --json "$OUT/bench_cuda_fp32.json" || return 1
   "$PY" -m rankatt_lib.bench --device "$DEVICE" "${seqs[@]}" --frames "$FRAMES" --quiet \
-    --precision bf16 --channels-last --only rankatt,backbone --json "$OUT/bench_cuda_fast.json"
+    --precision bf16 --channels-last --only rankatt,backbone --json "$OUT/bench_cuda_fast.json" || return 1
+  "$PY" -m rankatt_lib.bench --device "$DEVICE" "${seqs[@]}" --frames "$FRAMES" --quiet \
+    --precision bf16 --channels-last --compile "$COMPILE" --only rankatt,backbone \
+    --json "$OUT/bench_cuda_compiled.json"
 }
 
 track() {  # track NAME [--option K=V ...]: the tracker over the chosen test sequences on $DEVICE
@@ -141,9 +160,12 @@ track() {  # track NAME [--option K=V ...]: the tracker over the chosen test seq
 step_parity() {
   track "rankatt-$DEVICE-fp32" || return 1
   track "rankatt-$DEVICE-fast" --option precision=bf16 --option channels_last=true || return 1
+  track "rankatt-$DEVICE-compiled" --option precision=bf16 --option channels_last=true \
+    --option compile="$COMPILE" || return 1
   "$PY" data_scripts/compare_runs.py --dataset "$TEST_SPLIT" --benchmark synthetic \
     --run cpu=results:rankatt --run "$DEVICE-fp32=$RES:rankatt-$DEVICE-fp32" \
-    --run "$DEVICE-fast=$RES:rankatt-$DEVICE-fast" --reference cpu --max-auc-drop 0.01 --json "$OUT/parity.json"
+    --run "$DEVICE-fast=$RES:rankatt-$DEVICE-fast" --run "$DEVICE-compiled=$RES:rankatt-$DEVICE-compiled" \
+    --reference cpu --max-auc-drop 0.01 --json "$OUT/parity.json"
 }
 
 step_train() {
@@ -158,32 +180,39 @@ step_train() {
 }
 
 step_nbval() {
+  # not Agg: a kernel that inherits MPLBACKEND=Agg skips the inline backend and loses every
+  # figure's "<Figure size ...>" output (see install_carry.sh)
+  unset MPLBACKEND
+  local par=()
+  "$PY" -c "import xdist" 2>/dev/null && par=(-n "${NBVAL_WORKERS:-6}" --dist loadfile)
   "$PY" -m pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-    "$CHAPTERS" -q -rf >"$OUT/nbval.log" 2>&1
+    "${par[@]}" "$CHAPTERS" -q -rf --junitxml "$WORK/artifacts/nbval.xml" >"$OUT/nbval.log" 2>&1
   local rc=$?
   tail -n 5 "$OUT/nbval.log" >>"$OUT/log.txt"
+  # sort the failures: the machine's OpenCV lacking contrib (CSRT/KCF/MOSSE) vs anything else
+  "$PY" tools/gpu/nbval_failures.py "$WORK/artifacts/nbval.xml" | tee -a "$OUT/summary.txt"
   return $rc
 }
 
 # run_step runs each step in a child bash (so that timeout can stop it): export what it uses
 export SEQS=${SEQS:-}
-export OUT DEVICE SMALL PY WORK N_SEQ FRAMES EPOCHS CHAPTERS TEST_SPLIT RES TRAIN_EXTRA
-export -f log summary seq_list track step_env step_data step_tests step_alltests step_bench step_parity \
-  step_train step_nbval
+export OUT DEVICE SMALL PY WORK N_SEQ FRAMES EPOCHS CHAPTERS TEST_SPLIT RES TRAIN_EXTRA COMPILE
+export -f log summary seq_list track has_contrib step_env step_data step_tests step_alltests step_bench \
+  step_parity step_train step_nbval
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(env data tests bench parity train nbval)
+[ ${#steps[@]} -eq 0 ] && steps=(env data bench parity tests train nbval)
 summary "rankatt device check $(date -u +%FT%TZ), device $DEVICE, steps: ${steps[*]}, small=$SMALL"
 for s in "${steps[@]}"; do
   case $s in
     env) run_step env 120 step_env ;;
     data) run_step data 180 step_data ;;
-    tests) run_step tests 240 step_tests ;;
+    tests) run_step tests 180 step_tests ;;
     alltests) run_step alltests 600 step_alltests ;;
-    bench) run_step bench 300 step_bench ;;
-    parity) run_step parity 300 step_parity ;;
-    train) run_step train 420 step_train ;;
-    nbval) run_step nbval 420 step_nbval ;;
+    bench) run_step bench 240 step_bench ;;
+    parity) run_step parity 180 step_parity ;;
+    train) run_step train 300 step_train ;;
+    nbval) run_step nbval 300 step_nbval ;;
     *) summary "unknown step $s" ;;
   esac
   pack

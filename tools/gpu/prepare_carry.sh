@@ -3,6 +3,7 @@
 # pip index) lacks for `pytest --nbval --nbval-current-env book` and `pytest tests`:
 #   device_carry/vgg16_conv4_3.pt  the VGG16 conv weights (read there via RANKATT_VGG16_WEIGHTS)
 #   device_carry/wheels/*.whl      the Jupyter kernel / nbval / ipywidgets stack, one version each
+#   device_carry/synthetic.sha256  checksums of data/synthetic (regenerated there, compared)
 # Run from the repo root here; then on the GPU machine: `source tools/gpu/install_carry.sh`.
 # Not carried: opencv-contrib-python-headless (64+ MiB), so the CSRT/KCF/MOSSE baselines fail there.
 set -euo pipefail
@@ -76,6 +77,15 @@ print(f"dry run OK: {len(items)} distributions, {len(items) - len(stub)} carried
       *[n for n in stub if n in sys.argv[3:]], "| the GPU machine's own:",
       *[n for n in stub if n not in sys.argv[3:]])
 EOF
+
+# (d) the synthetic benchmark's checksums: the device generates the data itself (131 MB would not
+# travel) and its data step compares them, so that CPU/GPU parity is read on identical frames
+if [[ -d data/synthetic/test && -d data/synthetic/train ]]; then
+  find data/synthetic -type f ! -name '*.lock' -print0 | sort -z | xargs -0 sha256sum >"$CARRY/synthetic.sha256"
+  echo "synthetic.sha256: $(wc -l <"$CARRY/synthetic.sha256") files"
+else
+  echo "no data/synthetic/{train,test} here: make data first for the checksums (the device step skips the check)" >&2
+fi
 
 # size: device_carry/ <= 44 MiB, so that it and the tracked files (~17 MB) stay under 64 MiB
 stat -c '%9s  %n' "$WHEELS"/*.whl
