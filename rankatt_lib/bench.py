@@ -89,6 +89,8 @@ __all__ = [
     "median_ms",
     "ratio",
     "run_bench",
+    "setting_label",
+    "speed_table",
 ]
 
 #: The acceptance target for ``rankatt / backbone`` on CPU.
@@ -261,6 +263,50 @@ def format_table(result: dict[str, Any]) -> str:
         for k, v in comp.items():
             lines.append(f"{COMPONENTS.get(k, k):<22}{_f(v, '10.1f')}{_f(100 * share.get(k, float('nan')), '7.1f')}%")
     return "\n".join(lines)
+
+
+def setting_label(result: dict[str, Any]) -> str:
+    """A short name of a benchmark's setting: device kind, precision, memory format, compile mode
+    (e.g. ``"cuda bf16 channels_last reduce-overhead"``; older results without the fields: fp32, eager)."""
+    meta = result.get("meta", {})
+    parts = [str(meta.get("device", "?")).split(":")[0], str(meta.get("precision", "fp32"))]
+    if meta.get("channels_last"):
+        parts.append("channels_last")
+    if meta.get("compile", "off") != "off":
+        parts.append(str(meta["compile"]))
+    return " ".join(parts)
+
+
+def speed_table(results: dict[str, dict[str, Any]]) -> Any:
+    """One column per benchmark result (keyed by a label), one row per figure: what each was measured
+    on, the tracker's mean ms per frame and fps, the backbone alone, their ratio, and the mean ms of
+    each component (a ``pandas.DataFrame``; a figure one result lacks is NaN, a component none
+    has is left out).
+
+    Args:
+        results: ``{label: run_bench(...) result}`` (e.g. the JSON files of ``--json``).
+    """
+    import pandas as pd
+
+    if not results:
+        raise ValueError("no benchmark results to tabulate")
+    columns: dict[str, dict[str, Any]] = {}
+    for label, res in results.items():
+        meta, mean = res.get("meta", {}), res.get("mean_ms", {})
+        col: dict[str, Any] = {
+            "device": meta.get("device_name", meta.get("device", "?")),
+            "torch": meta.get("torch_version", "?"),
+            "setting": setting_label(res),
+            "frames measured": meta.get("measured_frames"),
+            "rankatt ms/frame": mean.get("rankatt", float("nan")),
+            "rankatt fps": res.get("fps", {}).get("rankatt", float("nan")),
+            "VGG16 alone ms": mean.get("backbone", float("nan")),
+            "rankatt / VGG16": res.get("ratios", {}).get("rankatt/backbone", float("nan")),
+        }
+        for key, name in COMPONENTS.items():
+            col[f"{name} ms"] = res.get("components_ms", {}).get(key, float("nan"))
+        columns[label] = col
+    return pd.DataFrame(columns).dropna(how="all")  # components no result has
 
 
 # --------------------------------------------------------------------------- environment

@@ -10,6 +10,8 @@ once per frame.
 
 from __future__ import annotations
 
+import copy
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from data_script_loader import REPO
 from test_bench import tiny_sequence
 from test_crest import textured_sequence
 from torch._dynamo.backends.registry import register_backend
@@ -187,6 +190,26 @@ def test_bench_times_a_compiled_tracker(tmp_path: Path, separate_profile: bool) 
     assert "compile: default" in table and "compilation" in table
     with pytest.raises(ValueError, match="compile must be one of"):
         bench.run_bench(seq, backbone=net, include=("rankatt",), compile="fast")
+
+
+def test_speed_table_puts_settings_side_by_side() -> None:
+    cpu = json.loads((REPO / "results" / "bench" / "cpu.json").read_text())
+    gpu = copy.deepcopy(cpu)  # a stand-in with a GPU setting's fields (the table only reads them)
+    gpu["meta"].update(device="cuda:0", precision="bf16", channels_last=True, compile="reduce-overhead")
+    gpu["mean_ms"]["rankatt"], gpu["components_ms"] = 2.5, {"crop": 0.1, "detect": 1.5, "update": 0.9}
+    table = bench.speed_table({"CPU": cpu, "GPU": gpu})
+    assert list(table.columns) == ["CPU", "GPU"]
+    assert table.loc["setting", "CPU"] == "cpu fp32"
+    assert table.loc["setting", "GPU"] == "cuda bf16 channels_last reduce-overhead"
+    assert table.loc["rankatt ms/frame", "CPU"] == pytest.approx(cpu["mean_ms"]["rankatt"])
+    assert table.loc["rankatt / VGG16", "CPU"] == pytest.approx(cpu["ratios"]["rankatt/backbone"])
+    assert table.loc["detect (compiled step) ms", "GPU"] == 1.5
+    assert np.isnan(table.loc["detect (compiled step) ms", "CPU"])
+    assert table.loc["features (VGG16) ms", "CPU"] == pytest.approx(cpu["components_ms"]["features"])
+    only_cpu = bench.speed_table({"CPU": cpu})
+    assert "detect (compiled step) ms" not in only_cpu.index  # no result has it
+    with pytest.raises(ValueError, match="no benchmark results"):
+        bench.speed_table({})
 
 
 # --------------------------------------------------------------------------- CUDA

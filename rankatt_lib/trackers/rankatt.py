@@ -40,6 +40,12 @@ Synchronisation: per frame the tracker reads one small tensor back (peak positio
 chosen scale, the peaks of every scale). Frame 1 reads a few more (the part tracker's first-frame
 loss, every ``init_check_every`` steps). Everything in :attr:`RankingAttentionTracker.last` stays
 on the device.
+
+Execution: steps 1-5 of a frame are one pure function of tensors, :func:`detect_step`, which
+``config.compile`` hands to ``torch.compile`` (``"reduce-overhead"``: CUDA graphs on a GPU); the
+crop before it and the Eq. 10 update after it stay eager. Under CUDA graphs the tensors of
+:attr:`RankingAttentionTracker.last` live in the graph's output buffers, which the next frame
+overwrites: read them before calling ``update`` again.
 """
 
 from __future__ import annotations
