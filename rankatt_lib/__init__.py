@@ -13,7 +13,7 @@ import torch
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "device"]
+__all__ = ["__version__", "device", "exact_float32"]
 
 
 def device(name: str | None = None) -> torch.device:
@@ -45,3 +45,25 @@ def device(name: str | None = None) -> torch.device:
                 f"device {choice!r} was requested but only {torch.cuda.device_count()} CUDA device(s) exist"
             )
     return dev
+
+
+def exact_float32(enabled: bool = True) -> dict[str, str]:
+    """Make float32 convolutions and matrix products on NVIDIA GPUs exact float32 (``"ieee"``)
+    instead of TF32 (``enabled=False``: TF32 for both, the fast setting; PyTorch's own default is
+    TF32 for convolutions and float32 for matrix products).
+
+    PyTorch runs float32 *convolutions* on Ampere and later GPUs in TF32 by default (10-bit
+    mantissa inputs): about a thousandth of relative error per layer, against about a millionth for
+    a change of summation order. The book's chapters call this so that a GPU computes what the CPU
+    does up to rounding, and their printed numbers agree across devices. It changes PyTorch's
+    process-wide flags (nothing on a CPU-only machine uses them); returns the new settings.
+    """
+    value = "ieee" if enabled else "tf32"
+    backends = torch.backends
+    if hasattr(backends.cudnn, "conv") and hasattr(backends.cudnn.conv, "fp32_precision"):  # torch >= 2.9
+        backends.cudnn.conv.fp32_precision = value
+        backends.cuda.matmul.fp32_precision = "ieee" if enabled else "tf32"
+        return {"cudnn.conv": backends.cudnn.conv.fp32_precision, "cuda.matmul": backends.cuda.matmul.fp32_precision}
+    backends.cudnn.allow_tf32 = not enabled  # older torch: the legacy flags
+    backends.cuda.matmul.allow_tf32 = not enabled
+    return {"cudnn.conv": value, "cuda.matmul": value}

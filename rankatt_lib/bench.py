@@ -267,13 +267,14 @@ def format_table(result: dict[str, Any]) -> str:
 
 def setting_label(result: dict[str, Any]) -> str:
     """A short name of a benchmark's setting: device kind, precision, memory format, compile mode
-    (e.g. ``"cuda bf16 channels_last reduce-overhead"``; older results without the fields: fp32, eager)."""
+    (e.g. ``"cuda bf16 channels_last compile reduce-overhead"``; older results without the fields:
+    fp32, eager)."""
     meta = result.get("meta", {})
     parts = [str(meta.get("device", "?")).split(":")[0], str(meta.get("precision", "fp32"))]
     if meta.get("channels_last"):
         parts.append("channels_last")
     if meta.get("compile", "off") != "off":
-        parts.append(str(meta["compile"]))
+        parts.append(f"compile {meta['compile']}")
     return " ".join(parts)
 
 
@@ -620,6 +621,7 @@ def run_bench(
             "precision": precision,
             "channels_last": bool(channels_last),
             "compile": compile,
+            "cudnn_conv_fp32_precision": _conv_fp32_precision(),
             "profiled": not separate_profile,
             "separate_profile": bool(separate_profile),
             "overrides": {"rankatt": opts, "crest": crest_overrides or {}},
@@ -644,6 +646,15 @@ def run_bench(
         result["target_fps_cuda"] = TARGET_FPS_CUDA
         result["meets_target_cuda"] = bool(result["fps"].get("rankatt", 0.0) >= TARGET_FPS_CUDA)
     return result
+
+
+def _conv_fp32_precision() -> str:
+    """How cuDNN runs float32 convolutions (``"tf32"`` by default on GPUs, ``"ieee"`` after
+    :func:`rankatt_lib.exact_float32`), as the benchmark's record of what "fp32" meant."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        return str(conv.fp32_precision)
+    return "tf32" if torch.backends.cudnn.allow_tf32 else "ieee"
 
 
 def _json_safe(x: Any) -> Any:

@@ -200,7 +200,7 @@ def test_speed_table_puts_settings_side_by_side() -> None:
     table = bench.speed_table({"CPU": cpu, "GPU": gpu})
     assert list(table.columns) == ["CPU", "GPU"]
     assert table.loc["setting", "CPU"] == "cpu fp32"
-    assert table.loc["setting", "GPU"] == "cuda bf16 channels_last reduce-overhead"
+    assert table.loc["setting", "GPU"] == "cuda bf16 channels_last compile reduce-overhead"
     assert table.loc["rankatt ms/frame", "CPU"] == pytest.approx(cpu["mean_ms"]["rankatt"])
     assert table.loc["rankatt / VGG16", "CPU"] == pytest.approx(cpu["ratios"]["rankatt/backbone"])
     assert table.loc["detect (compiled step) ms", "GPU"] == 1.5

@@ -42,3 +42,15 @@ def test_tensor_ops_run_on_the_chosen_device():
     dev = rankatt_lib.device()
     x = torch.ones(3, device=dev)
     assert (x * 2).device.type == dev.type
+
+
+def test_exact_float32_switches_tf32_off_and_on():
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    saved = (conv.fp32_precision, matmul.fp32_precision)
+    try:
+        assert rankatt_lib.exact_float32() == {"cudnn.conv": "ieee", "cuda.matmul": "ieee"}
+        assert conv.fp32_precision == "ieee" and matmul.fp32_precision == "ieee"
+        assert rankatt_lib.exact_float32(False) == {"cudnn.conv": "tf32", "cuda.matmul": "tf32"}
+        assert conv.fp32_precision == "tf32" and matmul.fp32_precision == "tf32"
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = saved

@@ -280,10 +280,7 @@ def test_compare_runs_script(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_nbval_failures_are_sorted_by_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = importlib.util.spec_from_file_location("nbval_failures", REPO / "tools" / "gpu" / "nbval_failures.py")
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("nbval_failures")
 
     def report(*cases: str) -> str:
         path = tmp_path / f"r{len(cases)}.xml"
@@ -305,6 +302,57 @@ def test_nbval_failures_are_sorted_by_cause(tmp_path: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert "2 failed: 1 for the missing OpenCV contrib, 1 other" in out and "book.10.ipynb::Cell 3" in out
     assert tool.main([str(tmp_path / "missing.xml")]) == 2
+
+
+def load_tool(name: str) -> object:
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "gpu" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_device_notebooks_marks_only_the_device_dependent_cells(tmp_path: Path) -> None:
+    tool = load_tool("device_notebooks")
+    src, out = tmp_path / "book", tmp_path / "book_device"
+    src.mkdir()
+    cells = [
+        {"cell_type": "code", "metadata": {"tags": ["device-dependent"]}, "source": "print(1)", "outputs": []},
+        {"cell_type": "code", "metadata": {"tags": ["hide-input"]}, "source": "print(2)", "outputs": []},
+        {"cell_type": "markdown", "metadata": {"tags": ["device-dependent"]}, "source": "text"},
+        {"cell_type": "code", "metadata": {}, "source": "print(3)", "outputs": []},
+    ]
+    original = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    (src / "01.ipynb").write_text(original)
+    (src / "02.ipynb").write_text(json.dumps({"cells": cells[1:2], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    (out / "stale.ipynb").parent.mkdir()
+    (out / "stale.ipynb").write_text("{}")
+    assert tool.main(["--src", str(src), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["01.ipynb", "02.ipynb"]  # emptied first
+    got = json.loads((out / "01.ipynb").read_text())["cells"]
+    assert got[0]["metadata"]["tags"] == ["device-dependent", "nbval-ignore-output"]
+    assert got[1]["metadata"]["tags"] == ["hide-input"] and got[3]["metadata"] == {}
+    assert got[2]["metadata"]["tags"] == ["device-dependent"]  # markdown: nothing to compare
+    assert (src / "01.ipynb").read_text() == original  # the committed chapter is untouched
+    assert tool.main(["--src", str(src), "--out", str(src)]) == 2
+    assert tool.main(["--src", str(tmp_path / "none"), "--out", str(out)]) == 2
+
+
+def test_the_book_tags_its_device_dependent_cells_and_says_why() -> None:
+    tool = load_tool("device_notebooks")
+    tagged = 0
+    for path in sorted((REPO / "book").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if "device-dependent" in cell.get("metadata", {}).get("tags", []):
+                tagged += 1
+                first = "".join(cell["source"]).splitlines()[0]
+                assert first.startswith("# device-dependent output: "), (path.name, first)
+                assert "nbval-ignore-output" not in cell["metadata"]["tags"], "compared on the CPU"
+        nb = json.loads(path.read_text())
+        assert tool.mark(nb) == sum(
+            "device-dependent" in c.get("metadata", {}).get("tags", []) for c in nb["cells"] if c["cell_type"] == "code"
+        )
+    assert tagged > 0
 
 
 # --------------------------------------------------------------------------- CUDA
