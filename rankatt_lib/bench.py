@@ -702,11 +702,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="comma-separated subset of rankatt,backbone,crest," + ",".join(OPENCV_BASELINES) + " (default: all)",
     )
+    p.add_argument(
+        "--exact-fp32",
+        action="store_true",
+        help="float32 convolutions in full float32 on GPUs, not TF32 (PyTorch's default there)",
+    )
     p.add_argument("--json", type=Path, default=None, help="write every number here")
     p.add_argument("--quiet", action="store_true", help="no per-frame progress on stderr")
     p.add_argument("--random-weights", action="store_true", help="TESTS ONLY: a random VGG16 (numbers meaningless)")
     p.add_argument("--tiny", action="store_true", help="TESTS ONLY: 127 px patches, few frame-1 steps")
     a = p.parse_args(argv)
+    if a.exact_fp32:
+        from rankatt_lib import exact_float32
+
+        exact_float32()
     backbone = None
     if a.random_weights:
         from rankatt_lib.features import VGG16Features

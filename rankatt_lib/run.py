@@ -273,6 +273,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a config field for the tracker (repeatable), e.g. precision=bf16",
     )
     p.add_argument("--name", default=None, help="results folder of the tracker (default: --tracker)")
+    p.add_argument(
+        "--exact-fp32",
+        action="store_true",
+        help="float32 convolutions in full float32 on GPUs, not TF32 (rankatt_lib.exact_float32)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -291,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.exact_fp32:
+        from rankatt_lib import exact_float32
+
+        exact_float32()
     dataset = _load_dataset(args.dataset)
     names = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
     kwargs: dict[str, Any] = {"device": args.device} if args.device else {}

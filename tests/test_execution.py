@@ -24,6 +24,7 @@ from data_script_loader import REPO, load_data_script
 from test_bench import tiny_sequence
 from test_crest import textured_sequence
 
+import rankatt_lib
 from rankatt_lib import bench, evaluation, results, run
 from rankatt_lib.features import VGG16Features
 from rankatt_lib.geometry import box_to_center
@@ -192,7 +193,14 @@ def test_run_cli_passes_options_and_names_the_folder(tmp_path: Path, capsys: pyt
     opts = ["patch_size=127", "part_init_max_steps=5", "updater=untrained", "precision=bf16"]
     for o in opts:
         argv += ["--option", o]
-    assert run.main(argv) == 0
+    conv = torch.backends.cudnn.conv
+    saved = conv.fp32_precision
+    try:
+        assert run.main([*argv, "--exact-fp32"]) == 0
+        assert conv.fp32_precision == "ieee"  # --exact-fp32: no TF32 convolutions on a GPU
+    finally:
+        conv.fp32_precision = saved
+        torch.backends.cuda.matmul.fp32_precision = "none"
     boxes = results.load_results(tmp_path / "res", "tiny", "rankatt-bf16")
     assert list(boxes) == ["tiny"] and boxes["tiny"].shape == (4, 4)
     assert not (tmp_path / "res" / "tiny" / "rankatt").exists()
@@ -385,8 +393,14 @@ def test_cuda_follows_the_cpu(
 ) -> None:
     frames, gt = sequence
     cpu = track(small("cpu", backbone=shared_backbone("cpu")), frames, gt)
-    gpu_tracker = small("cuda", precision=precision)
-    gpu = track(gpu_tracker, frames, gt)
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    saved = (conv.fp32_precision, matmul.fp32_precision)
+    rankatt_lib.exact_float32()  # float32 as the CPU computes it (not TF32)
+    try:
+        gpu_tracker = small("cuda", precision=precision)
+        gpu = track(gpu_tracker, frames, gt)
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = saved
     assert gpu_tracker.device.type == "cuda" and gpu_tracker.last.xS.is_cuda
     d = centre_distance(cpu, gpu)
     assert d.max() < tolerance_px, d
