@@ -62,7 +62,7 @@ def exact_float32(enabled: bool = True) -> dict[str, str]:
     backends = torch.backends
     if hasattr(backends.cudnn, "conv") and hasattr(backends.cudnn.conv, "fp32_precision"):  # torch >= 2.9
         backends.cudnn.conv.fp32_precision = value
-        backends.cuda.matmul.fp32_precision = "ieee" if enabled else "tf32"
+        backends.cuda.matmul.fp32_precision = value
         return {"cudnn.conv": backends.cudnn.conv.fp32_precision, "cuda.matmul": backends.cuda.matmul.fp32_precision}
     backends.cudnn.allow_tf32 = not enabled  # older torch: the legacy flags
     backends.cuda.matmul.allow_tf32 = not enabled

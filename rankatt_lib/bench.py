@@ -674,6 +674,8 @@ def _json_safe(x: Any) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point (see the module docstring)."""
+    from rankatt_lib.trackers.rankatt import COMPILE_MODES
+
     p = argparse.ArgumentParser(prog="python -m rankatt_lib.bench", description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--frames", type=int, default=0, help="frames 1..N to use (>= 3; default 0: the whole sequence)")
@@ -689,7 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--compile",
         default="off",
-        choices=("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+        choices=COMPILE_MODES,
         help="torch.compile mode of the tracker's per-frame step (default off: eager)",
     )
     p.add_argument(

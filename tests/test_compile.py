@@ -38,12 +38,7 @@ COUNTER_NAME = "rankatt_test_counter"
 register_backend(COUNTER, name=COUNTER_NAME)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -27,13 +27,7 @@ from rankatt_lib.parts import (
 )
 from rankatt_lib.trackers.base import find_peaks
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def loss_value(m: PartTracker, x: torch.Tensor, y: torch.Tensor) -> float:

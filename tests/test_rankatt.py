@@ -27,13 +27,7 @@ from rankatt_lib.trackers.rankatt import (
     RankingAttentionTracker,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> object:
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

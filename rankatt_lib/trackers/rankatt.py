@@ -390,6 +390,14 @@ class DetectOutputs(NamedTuple):
     read: torch.Tensor
 
 
+def _attention_maps(
+    h: torch.Tensor, xS: torch.Tensor, xL: torch.Tensor, config: AttentionConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 8 for every scale and the attention on xL: ``(m (S, 1, 31, 31), x~L)``."""
+    m = attention_map(h, xS)
+    return m, apply_attention(xL, m, config=config)
+
+
 @torch.compiler.disable
 def _combine_parts(parts: PartTracker, p: torch.Tensor) -> torch.Tensor:
     """``parts.combine(p)``, run eagerly even inside a compiled step (a deliberate graph break):
@@ -453,8 +461,7 @@ def detect_step(
                 kernels = ranking.kernels
             if h_t is not None:
                 with section("attention"):  # Eq. 8 + residual attention
-                    m = attention_map(h_t, xS)
-                    xLa = apply_attention(xL, m, config=cfg.attention)
+                    m, xLa = _attention_maps(h_t, xS, xL, cfg.attention)
         with section("parts"):
             p = parts(xLa)
             resp = _combine_parts(parts, p)[:, 0]
@@ -612,8 +619,7 @@ class RankingAttentionTracker(DeepTrackerBase):
         if h is None or not self.config.use_attention:
             return None, xL
         with self.profiler.section("attention"):
-            m = attention_map(h, xS)
-            return m, apply_attention(xL, m, config=self.attention_config)
+            return _attention_maps(h, xS, xL, self.attention_config)
 
     # -- tracker interface --
     def init(self, image: np.ndarray, box: Any) -> None:
@@ -706,7 +712,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             kernels = kernels.clone()
             h_t = None if h_t is None else h_t.clone()
         self.ranking = Ranking(kernels, pnr_eps=self.ranking.pnr_eps)
-        if cfg.use_attention and cfg.use_ranking and h_t is not None:
+        if cfg.use_ranking and h_t is not None:  # h_t is None without attention
             self.h = h_t
         scores, order, m, xLa, pick = out.scores, out.order, out.attention, out.attended, out.pick
         read = out.read.tolist()  # the one synchronisation per frame
