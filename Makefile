@@ -1,6 +1,7 @@
 # rankatt: two commands do all set-up (see README.md).
 #   make book   set up, execute the chapters, build the HTML book into _build/html/
-#   make test   set up, library tests, nbval over every chapter, strict book build, browser test
+#   make test   set up, library tests, nbval over every chapter (twice: as this machine is, and
+#               under another floating-point configuration), strict book build, browser test
 # Each set-up step leaves a stamp file and is skipped when its inputs have not changed.
 
 SHELL := /bin/bash
@@ -17,11 +18,12 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 HTML := _build/html
 
-.PHONY: help setup book execute html test test-lib test-notebooks test-browser lab lint clean
+.PHONY: help setup book execute html test test-lib test-notebooks test-notebooks-portable test-browser lab lint clean
 
 help:
 	@echo "make book   set up everything, execute the chapters, build $(HTML)/index.html"
-	@echo "make test   set up everything, then library tests, nbval, strict book build, browser test"
+	@echo "make test   set up everything, then library tests, nbval (twice: native and another FP configuration),"
+	@echo "            strict book build, browser test"
 	@echo "make lab    open the chapters in JupyterLab"
 
 # --- set-up -----------------------------------------------------------------------------------
@@ -74,10 +76,17 @@ test-lib: setup
 test-notebooks: setup
 	$(BIN)/python -m pytest $(NBVAL) book
 
+# nbval again under another floating-point configuration of this CPU ("ci" in
+# tools/numeric_configs.py: ATen without vector kernels, oneDNN limited to SSE4.1, MKL's compatible
+# path, one thread), so that an output which holds only on CPUs that sum like this one fails here
+# rather than on a reader's machine (docs/writing_chapters.md, "Outputs that hold on any hardware").
+test-notebooks-portable: setup
+	env $$($(BIN)/python tools/numeric_configs.py env ci) $(BIN)/python -m pytest $(NBVAL) book
+
 test-browser: setup
 	$(BIN)/python -m pytest -m browser tests
 
-test: test-lib test-notebooks html test-browser
+test: test-lib test-notebooks test-notebooks-portable html test-browser
 	@echo "make test: all stages passed"
 
 lint: setup

@@ -13,7 +13,7 @@ import torch
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "device", "exact_float32"]
+__all__ = ["__version__", "device", "exact_float32", "use_threads"]
 
 
 def device(name: str | None = None) -> torch.device:
@@ -67,3 +67,26 @@ def exact_float32(enabled: bool = True) -> dict[str, str]:
     backends.cudnn.allow_tf32 = not enabled  # older torch: the legacy flags
     backends.cuda.matmul.allow_tf32 = not enabled
     return {"cudnn.conv": value, "cuda.matmul": value}
+
+
+def use_threads(default: int) -> int:
+    """Set torch's CPU threads to ``default``, unless the environment variable ``OMP_NUM_THREADS``
+    names another count (a positive integer), which then wins; returns the count in use.
+
+    The chapters call this in their first cell. Their checked outputs must not depend on the thread
+    count (it changes the order of floating-point sums), and the book's portability check runs them
+    with 1, 2 and 3 threads through ``OMP_NUM_THREADS`` (``tools/numeric_configs.py``).
+    """
+    if int(default) < 1:
+        raise ValueError(f"thread count must be >= 1, got {default!r}")
+    raw = os.environ.get("OMP_NUM_THREADS", "").strip()
+    n = int(default)
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError:
+            raise ValueError(f"OMP_NUM_THREADS={raw!r} is not a thread count (a positive integer)") from None
+        if n < 1:
+            raise ValueError(f"OMP_NUM_THREADS={raw!r} is not a thread count (a positive integer)")
+    torch.set_num_threads(n)
+    return n

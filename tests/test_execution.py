@@ -315,49 +315,6 @@ def load_tool(name: str) -> object:
     return module
 
 
-def test_device_notebooks_marks_only_the_device_dependent_cells(tmp_path: Path) -> None:
-    tool = load_tool("device_notebooks")
-    src, out = tmp_path / "book", tmp_path / "book_device"
-    src.mkdir()
-    cells = [
-        {"cell_type": "code", "metadata": {"tags": ["device-dependent"]}, "source": "print(1)", "outputs": []},
-        {"cell_type": "code", "metadata": {"tags": ["hide-input"]}, "source": "print(2)", "outputs": []},
-        {"cell_type": "markdown", "metadata": {"tags": ["device-dependent"]}, "source": "text"},
-        {"cell_type": "code", "metadata": {}, "source": "print(3)", "outputs": []},
-    ]
-    original = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-    (src / "01.ipynb").write_text(original)
-    (src / "02.ipynb").write_text(json.dumps({"cells": cells[1:2], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    (out / "stale.ipynb").parent.mkdir()
-    (out / "stale.ipynb").write_text("{}")
-    assert tool.main(["--src", str(src), "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["01.ipynb", "02.ipynb"]  # emptied first
-    got = json.loads((out / "01.ipynb").read_text())["cells"]
-    assert got[0]["metadata"]["tags"] == ["device-dependent", "nbval-ignore-output"]
-    assert got[1]["metadata"]["tags"] == ["hide-input"] and got[3]["metadata"] == {}
-    assert got[2]["metadata"]["tags"] == ["device-dependent"]  # markdown: nothing to compare
-    assert (src / "01.ipynb").read_text() == original  # the committed chapter is untouched
-    assert tool.main(["--src", str(src), "--out", str(src)]) == 2
-    assert tool.main(["--src", str(tmp_path / "none"), "--out", str(out)]) == 2
-
-
-def test_the_book_tags_its_device_dependent_cells_and_says_why() -> None:
-    tool = load_tool("device_notebooks")
-    tagged = 0
-    for path in sorted((REPO / "book").glob("*.ipynb")):
-        for cell in json.loads(path.read_text())["cells"]:
-            if "device-dependent" in cell.get("metadata", {}).get("tags", []):
-                tagged += 1
-                first = "".join(cell["source"]).splitlines()[0]
-                assert first.startswith("# device-dependent output: "), (path.name, first)
-                assert "nbval-ignore-output" not in cell["metadata"]["tags"], "compared on the CPU"
-        nb = json.loads(path.read_text())
-        assert tool.mark(nb) == sum(
-            "device-dependent" in c.get("metadata", {}).get("tags", []) for c in nb["cells"] if c["cell_type"] == "code"
-        )
-    assert tagged > 0
-
-
 # --------------------------------------------------------------------------- CUDA
 
 
