@@ -54,3 +54,21 @@ def test_exact_float32_switches_tf32_off_and_on():
         assert conv.fp32_precision == "tf32" and matmul.fp32_precision == "tf32"
     finally:
         conv.fp32_precision, matmul.fp32_precision = saved
+
+
+def test_use_threads_takes_the_default_unless_omp_num_threads_says_otherwise(monkeypatch):
+    old = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        assert rankatt_lib.use_threads(1) == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        assert rankatt_lib.use_threads(1) == 3 and torch.get_num_threads() == 3
+        for bad in ("two", "0", "-1"):
+            monkeypatch.setenv("OMP_NUM_THREADS", bad)
+            with pytest.raises(ValueError, match="OMP_NUM_THREADS"):
+                rankatt_lib.use_threads(2)
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        with pytest.raises(ValueError, match=">= 1"):
+            rankatt_lib.use_threads(0)
+    finally:
+        torch.set_num_threads(old)

@@ -134,3 +134,25 @@ def test_every_marker_in_the_book_parses_and_is_compared() -> None:
                 marked += 1
                 assert "nbval-ignore-output" not in tags, f"{path.name} cell {i}: marked but never compared"
     assert marked > 0
+
+
+def test_numeric_configs_environment_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nc = _load("numeric_configs", REPO / "tools" / "numeric_configs.py")
+    assert len(nc.CONFIGS) >= 6 and "ci" in nc.CONFIGS
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
+    env = nc.environment("native")
+    assert "OMP_NUM_THREADS" not in env and "ONEDNN_MAX_CPU_ISA" not in env   # nothing inherited
+    ci = nc.environment("ci")
+    assert (ci["ATEN_CPU_CAPABILITY"], ci["ONEDNN_MAX_CPU_ISA"], ci["OMP_NUM_THREADS"]) == ("default", "SSE41", "1")
+    assert nc.CONFIGS["avx2"][0]["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert any(c[0].get("OMP_NUM_THREADS") == "3" for c in nc.CONFIGS.values())
+    with pytest.raises(SystemExit, match="unknown configuration"):
+        nc.environment("avx1024")
+    report = tmp_path / "r.xml"
+    report.write_text('<testsuites><testsuite>'
+                      '<testcase classname="book.06_ranking.ipynb" name="Cell 5"/>'
+                      '<testcase classname="book.06_ranking.ipynb" name="Cell 8"><failure message="x"/></testcase>'
+                      '<testcase classname="book.07.ipynb" name="Cell 1"><skipped/></testcase>'
+                      '</testsuite></testsuites>')
+    assert nc.failed_cells(report) == (1, ["06_ranking:c8"])

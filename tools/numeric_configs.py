@@ -98,7 +98,8 @@ def failed_cells(report: Path) -> tuple[int, list[str]]:
     for case in tree.iter("testcase"):
         bad = case.find("failure") is not None or case.find("error") is not None
         skipped = case.find("skipped") is not None
-        chapter = case.get("classname", "").split(".")[-1]
+        cls = case.get("classname", "")
+        chapter = (cls[: -len(".ipynb")] if cls.endswith(".ipynb") else cls).split(".")[-1]
         if bad:
             failed.append(f"{chapter}:{case.get('name', '?').replace('Cell ', 'c')}")
         elif not skipped:
