@@ -214,13 +214,21 @@ def load_results(root: str | os.PathLike[str], benchmark: str, tracker: str) -> 
 def check_result(path: str | os.PathLike[str], n_frames: int) -> str | None:
     """Why ``path`` is not a finished trajectory of ``n_frames`` boxes, or ``None`` if it is.
 
-    A finished file exists, reads as ``x,y,w,h`` rows (:func:`read_boxes`) and has exactly one row
-    per frame. The reason names the file (``"<path> has 200 rows, the sequence has 400 frames"``).
+    A finished file exists, reads as ``x,y,w,h`` rows (:func:`read_boxes`), has exactly one row
+    per frame and ends with a line break (as :func:`write_boxes` writes it: a file cut inside its
+    last number still has four numbers on every row). The reason names the file (``"<path> has
+    200 rows, the sequence has 400 frames"``).
     """
     p = Path(path)
     if not p.is_file():
         return f"{p} does not exist"
     try:
+        with p.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    return f"{p} does not end with a line break (cut short while written or copied?)"
         boxes = read_boxes(p)
     except (OSError, UnicodeDecodeError) as exc:
         return f"{p} cannot be read: {exc}"

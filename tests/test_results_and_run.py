@@ -525,3 +525,16 @@ def test_stale_temp_files_of_a_killed_run_are_removed(tmp_path, dataset, no_trac
     run.run_tracker(Follower, dataset, out, progress=False)
     hidden = sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
     assert hidden == [".alphabet.txt.y.tmp"]
+
+
+def test_a_result_cut_inside_its_last_number_is_not_finished(tmp_path):
+    """Found by tests/test_faults.py (seed 5): "...,12.0,12.0\\n" cut to "...,12.0,1" still has
+    four numbers on every row and the right row count."""
+    p = results.write_boxes(tmp_path / "s.txt", np.full((3, 4), 12.0))
+    assert results.check_result(p, 3) is None
+    p.write_bytes(p.read_bytes()[:-3])
+    assert results.read_boxes(p).shape == (3, 4)
+    assert results.check_result(p, 3) == f"{p} does not end with a line break (cut short while written or copied?)"
+    assert "has 3 rows, the sequence has 4 frames" in results.check_result(results.write_boxes(p, np.ones((3, 4))), 4)
+    p.write_text("")
+    assert results.check_result(p, 3) == f"{p} has 0 rows, the sequence has 3 frames"
