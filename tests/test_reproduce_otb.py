@@ -246,3 +246,12 @@ def test_a_truncated_result_is_named_on_the_console_and_tracked_again(otb_root, 
     assert rep.main(argv) == 0 and counter.inits == 3  # tracked again: only Deer
     assert len(deer.read_text().splitlines()) == len(rows)
     assert len(deer.with_name("Deer.txt.bad").read_text().splitlines()) == 10
+
+
+def test_an_unwritable_results_folder_is_an_error_line(otb_root, tmp_path, counter, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    argv = ["--otb-root", str(otb_root), "--results", str(blocker / "results"), "--trackers", "test-counter"]
+    assert rep.main([*argv, "--sequences", "Deer", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write results to") and counter.inits == 0
