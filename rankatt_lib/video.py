@@ -226,7 +226,8 @@ def track_video(
 
     ``damaged``: ``"error"`` (default) raises :class:`DamagedFrameError` naming a truncated or
     undecodable frame file; ``"skip"`` warns, skips the frame (the tracker does not see it) and
-    gives it the row ``nan, nan, nan, nan``. A damaged first frame is always an error.
+    gives it the row ``nan, nan, nan, nan`` (``render`` leaves it out). A damaged first frame is
+    always an error.
     """
     if damaged not in ("error", "skip"):
         raise ValueError(f"damaged must be 'error' or 'skip', got {damaged!r}")
@@ -284,5 +285,7 @@ def track_video(
             atomic_write_text(out, _format_boxes(result))
         except OSError as exc:
             saved = _save_boxes(out, result, ".partial")
-            raise VideoError(f"cannot write {out} ({exc.strerror or exc}); the {len(result)} boxes are in {saved}") from exc
+            raise VideoError(
+                f"cannot write {out} ({exc.strerror or exc}); the {len(result)} boxes are in {saved}"
+            ) from exc
     return result
