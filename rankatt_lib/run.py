@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import tempfile
@@ -181,9 +180,9 @@ def _check_writable(folder: Path) -> None:
     """Create ``folder`` and write a file in it, or raise an ``OSError`` naming the folder."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        # an unnamed file where the OS allows (O_TMPFILE): a run killed here leaves nothing behind
+        with tempfile.TemporaryFile(prefix=".write-test.", dir=folder):
+            pass
     except OSError as exc:
         raise OSError(
             exc.errno, f"cannot write results to {folder} ({exc.strerror or exc}); nothing was tracked"

@@ -180,9 +180,8 @@ def check_output_path(path: str | os.PathLike[str], what: str = "--out") -> Path
         raise VideoError(f"{what} {p} is a folder; give a file name")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        os.close(fd)
-        os.unlink(probe)
+        with tempfile.TemporaryFile(prefix=f".{p.name}.", dir=p.parent):  # unnamed where the OS allows
+            pass
     except OSError as exc:
         raise VideoError(f"{what} {p} cannot be written: {exc.strerror or exc}") from None
     return p

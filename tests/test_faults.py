@@ -252,6 +252,7 @@ def test_faults(tmp_path: Path) -> None:
                 delay = rng.uniform(0.0, full * 1.1)
                 code, got, _ = run_once(res, log, (delay, sig))
                 figures[f"kill {signal.Signals(sig).name}"] += 1
+                figures["kills that stopped a run (others came after its end)"] += got is not None or code == 130
                 text = log.read_text(errors="replace")
                 if got is None and code not in (0, 130):
                     violations.append(f"iteration {it}: killed run exited {code}: {text[-500:]}")
@@ -333,7 +334,8 @@ def test_faults(tmp_path: Path) -> None:
         worker.close()
 
     figures["iterations"] = ITERATIONS
-    faults = sum(v for k, v in figures.items() if k.startswith(("kill", "result file", "frame", "two runs")))
+    kinds = ("kill SIG", "result file", "frame", "two runs")
+    faults = sum(v for k, v in figures.items() if k.startswith(kinds))
     figures["faults injected"] = faults
     figures["invariant violations"] = len(violations)
     summary = json.dumps(dict(sorted(figures.items())), indent=1)
