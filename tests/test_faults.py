@@ -61,23 +61,28 @@ WORKER = textwrap.dedent(
         cmd = json.loads(line)
         if cmd["op"] == "start":
             pid = os.fork()
-            if pid == 0:
-                fd = os.open(cmd["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                os.dup2(fd, 1)
-                os.dup2(fd, 2)
-                sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
-                sys.stderr = sys.stdout
+            if pid == 0:  # the child never returns to this loop, however it is interrupted
+                code = 130
                 try:
-                    code = run.main(cmd["argv"])
+                    fd = os.open(cmd["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    os.dup2(fd, 1)
+                    os.dup2(fd, 2)
+                    sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
+                    sys.stderr = sys.stdout
+                    try:
+                        code = run.main(cmd["argv"])
+                    except KeyboardInterrupt:
+                        code = 130  # interrupted outside main's own handling (argparse, scoring)
+                    except SystemExit as exc:
+                        code = exc.code if isinstance(exc.code, int) else 2
+                    except BaseException:
+                        traceback.print_exc()
+                        code = 99
+                    sys.stdout.flush()
                 except KeyboardInterrupt:
-                    code = 130  # interrupted before or after main's own handling (argparse, scoring)
-                except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else 2
-                except BaseException:
-                    traceback.print_exc()
-                    code = 99
-                sys.stdout.flush()
-                os._exit(code)
+                    code = 130  # interrupted before the run started
+                finally:
+                    os._exit(code)
             print(json.dumps({"pid": pid}), flush=True)
         elif cmd["op"] == "wait":
             _, status = os.waitpid(cmd["pid"], 0)
@@ -112,6 +117,7 @@ class Worker:
         return json.loads(line)
 
     def start(self, argv: list[str], log: Path) -> int:
+        log.write_text("")  # exists even if the child is killed before it opens it
         return self._ask({"op": "start", "argv": argv, "log": str(log)})["pid"]
 
     def wait(self, pid: int) -> tuple[int | None, int | None]:
@@ -248,8 +254,13 @@ def test_faults(tmp_path: Path) -> None:
             kind = rng.choice(kinds)
             log = tmp_path / f"run{it}.log"
             if kind == "kill":
+                # give the run some work (else most kills land after a run that only skips)
+                for n in rng.sample(list(SEQS), rng.randrange(0, 4)):
+                    results.result_path(res, BENCH, TRACKER, n).unlink(missing_ok=True)
+                    finished.pop(n, None)
+                    damaged.pop(n, None)
                 sig = rng.choice([signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-                delay = rng.uniform(0.0, full * 1.1)
+                delay = rng.uniform(0.0, full * 0.8)
                 code, got, _ = run_once(res, log, (delay, sig))
                 figures[f"kill {signal.Signals(sig).name}"] += 1
                 figures["kills that stopped a run (others came after its end)"] += got is not None or code == 130
