@@ -303,7 +303,7 @@ def check_frame_numbers(frames: SequenceABC[Path], where: str) -> None:
     numbers = [int(f.stem) for f in frames]
     folder = frames[0].parent
     seen: dict[int, Path] = {}
-    for n, f in zip(numbers, frames):
+    for n, f in zip(numbers, frames, strict=True):
         if n in seen:
             raise GroundTruthError(f"{where}{folder} holds two files for frame {n}: {seen[n].name} and {f.name}")
         seen[n] = f

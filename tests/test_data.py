@@ -540,7 +540,8 @@ def test_a_gap_in_the_frame_numbers_is_an_error(tmp_path: Path) -> None:
     make_sequence(tmp_path, "Seq", 6)
     (tmp_path / "Seq" / "img" / "0003.jpg").unlink()
     write_frames(tmp_path / "Seq" / "img", [7])
-    with pytest.raises(GroundTruthError, match=r"sequence Seq: .*Seq/img skips frame number\(s\) 3 between 0001.jpg and 0007.jpg"):
+    msg = r"sequence Seq: .*Seq/img skips frame number\(s\) 3 between 0001.jpg and 0007.jpg"
+    with pytest.raises(GroundTruthError, match=msg):
         OTBFormatDataset(tmp_path)["Seq"]
 
 

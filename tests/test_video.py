@@ -189,7 +189,8 @@ def test_a_truncated_frame_is_an_error_naming_it_or_skipped_on_request(frame_dir
     assert main(["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "kcf", "--no-progress"]) == 2
     assert str(bad) in capsys.readouterr().err
     with pytest.warns(UserWarning):
-        assert main(["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "kcf", "--no-progress", "--skip-damaged"]) == 0
+        argv = ["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "kcf", "--no-progress", "--skip-damaged"]
+        assert main(argv) == 0
     assert "nan,nan,nan,nan" in capsys.readouterr().out
 
 
@@ -211,7 +212,8 @@ def test_a_bad_out_path_is_refused_before_tracking(frame_dir, tmp_path, counting
     with pytest.raises(VideoError, match=r"--render .*a_file/r\.avi cannot be written"):
         track_video(frame_dir, (20, 28, S, S), tracker="counting-test", render=a_file / "r.avi", progress=False)
     assert counting.inits == 0  # refused before any work
-    rc = main(["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "counting-test", "--out", str(folder), "--no-progress"])
+    argv = ["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "counting-test", "--out", str(folder)]
+    rc = main([*argv, "--no-progress"])
     assert rc == 2 and "is a folder" in capsys.readouterr().err and counting.inits == 0
 
 
@@ -227,7 +229,8 @@ def test_boxes_survive_an_out_file_that_fails_at_the_end(frame_dir, tmp_path, co
         return real(path, text)
 
     monkeypatch.setattr(video, "atomic_write_text", fail_for_out)
-    with pytest.raises(VideoError, match=rf"cannot write .*b\.txt \(No space left on device\); the {N} boxes are in .*b\.txt\.partial"):
+    msg = rf"cannot write .*b\.txt \(No space left on device\); the {N} boxes are in .*b\.txt\.partial"
+    with pytest.raises(VideoError, match=msg):
         track_video(frame_dir, (20, 28, S, S), tracker="counting-test", out=out, progress=False)
     np.testing.assert_allclose(np.loadtxt(f"{out}.partial", delimiter=","), np.tile([20, 28, S, S], (N, 1)))
 
