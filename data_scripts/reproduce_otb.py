@@ -374,12 +374,16 @@ class BenchmarkScores:
         incomplete: tracker -> its missing sequences (not scored).
         errors: protocol -> tracker -> why that protocol refused the results (e.g. ``pytracking``
             rejects NaN boxes).
+        damaged: tracker -> sequence -> why its result file is not a finished trajectory (wrong
+            number of rows, unreadable); such a tracker is not scored. Tracking again (without
+            ``--score-only``) sets the file aside as ``.bad`` and redoes the sequence.
     """
 
     benchmark: Benchmark
     scores: dict[str, dict[str, evaluation.DatasetScore]]
     incomplete: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, dict[str, str]] = field(default_factory=dict)
+    damaged: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def trackers(self) -> list[str]:
@@ -404,7 +408,18 @@ def score_benchmark(
     """
     sequences = list(tqdm(bench.dataset, desc=f"reading {bench.label}", unit="seq", disable=not progress))
     incomplete = {t: m for t in trackers if (m := missing_results(bench, t, results_root))}
-    complete = [t for t in trackers if t not in incomplete]
+    damaged: dict[str, dict[str, str]] = {}
+    for t in trackers:
+        if t in incomplete:
+            continue
+        bad = {
+            s.name: why
+            for s in sequences
+            if (why := results.check_result(results.result_path(results_root, bench.folder, t, s.name), len(s)))
+        }
+        if bad:
+            damaged[t] = bad
+    complete = [t for t in trackers if t not in incomplete and t not in damaged]
     trajectories = {}
     for t in complete:
         stored = results.load_results(results_root, bench.folder, t)
@@ -420,7 +435,7 @@ def score_benchmark(
                 errors.setdefault(p, {})[t] = str(exc)
             bar.update()
     bar.close()
-    return BenchmarkScores(bench, scores, incomplete, errors)
+    return BenchmarkScores(bench, scores, incomplete, errors, damaged)
 
 
 # --------------------------------------------------------------------------- tables
@@ -603,6 +618,12 @@ def write_report(
         if bs.incomplete:
             lines = [f"* {t}: {len(m)} of {len(b.names)} sequences missing" for t, m in bs.incomplete.items()]
             readme.append("Not scored (incomplete results):\n\n" + "\n".join(lines) + "\n")
+        for t, bad in bs.damaged.items():
+            lines = [f"* {why}" for why in bad.values()]
+            readme.append(
+                f"Not scored, damaged result files of {t} (tracking again sets them aside as `.bad` "
+                "and redoes them):\n\n" + "\n".join(lines) + "\n"
+            )
         for p, errs in bs.errors.items():
             for t, msg in errs.items():
                 readme.append(f"Protocol `{p}` refused the results of {t}: {msg}\n")
@@ -728,12 +749,21 @@ def main(argv: list[str] | None = None) -> int:
 
     status = 0
     if not args.score_only:
-        reports = run_all(benchmarks, trackers, args.results, args.device, progress, args.overwrite)
+        try:
+            reports = run_all(benchmarks, trackers, args.results, args.device, progress, args.overwrite)
+        except OSError as exc:  # the results folder cannot be written: found before any tracking
+            return _error(exc.strerror or str(exc))
         failed = [(r.tracker, n) for r in reports for n in r.failed]
         if failed:
             status = 1
             print(f"{len(failed)} sequence(s) failed (see failures.log beside the results):", file=sys.stderr)
             for t, n in failed:
+                print(f"  {t} on {n}", file=sys.stderr)
+        busy = [(r.tracker, n) for r in reports for n in r.busy]
+        if busy:
+            status = 1
+            print(f"{len(busy)} sequence(s) skipped, another run is tracking them:", file=sys.stderr)
+            for t, n in busy:
                 print(f"  {t} on {n}", file=sys.stderr)
 
     scored = [score_benchmark(b, trackers, args.results, args.protocols, progress) for b in benchmarks]
@@ -743,6 +773,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{bs.benchmark.label}:")
         for t, m in bs.incomplete.items():
             print(f"  not scored, {len(m)} of {len(bs.benchmark.names)} sequences missing: {t}")
+        for t, bad in bs.damaged.items():
+            status = 1
+            print(f"  not scored, {len(bad)} damaged result file(s) of {t}:", file=sys.stderr)
+            for why in bad.values():
+                print(f"    {why}", file=sys.stderr)
+            print(
+                "  to redo them, run this command again without --score-only "
+                "(each damaged file is kept as <name>.txt.bad)",
+                file=sys.stderr,
+            )
+        for p, errs in bs.errors.items():
+            for t, msg in errs.items():
+                print(f"  protocol {p} refused the results of {t}: {msg}", file=sys.stderr)
         if bs.trackers and "otb" in bs.scores:
             print(plots.format_table(results_table(bs, "otb")))
         if not bs.trackers:

@@ -2,6 +2,7 @@
 
     python -m rankatt_lib info
     python -m rankatt_lib track VIDEO --box x,y,w,h [--tracker NAME] [--out boxes.txt] [--render out.mp4]
+        [--skip-damaged]
     python -m rankatt_lib trackers
 """
 
@@ -26,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--out", default=None, help="write the boxes here, one x,y,w,h line per frame")
     tr.add_argument("--render", default=None, help="write a copy of the video with the boxes drawn (.mp4/.avi)")
     tr.add_argument("--device", default=None, help="cpu, cuda, cuda:N (trackers that use torch)")
+    tr.add_argument(
+        "--skip-damaged",
+        action="store_true",
+        help="skip a damaged (truncated) frame with a warning, its row nan (default: stop with an error)",
+    )
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
@@ -54,12 +60,19 @@ def main(argv: list[str] | None = None) -> int:
                 out=args.out,
                 render=args.render,
                 progress=not args.no_progress,
+                damaged="skip" if args.skip_damaged else "error",
                 **kwargs,
             )
         except (VideoError, ValueError, KeyError) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             print(f"error: {msg}", file=sys.stderr)
+            for note in getattr(exc, "__notes__", ()):
+                print(note, file=sys.stderr)
             return 2
+        except KeyboardInterrupt as exc:
+            notes = "; ".join(getattr(exc, "__notes__", ()))
+            print("\ninterrupted" + (f": {notes}" if notes else ""), file=sys.stderr)
+            return 130
         print(f"tracked {len(boxes)} frames with {name}" + (f"; boxes in {args.out}" if args.out else ""))
         if args.render:
             print(f"rendered video: {args.render}")

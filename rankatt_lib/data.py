@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from collections.abc import Sequence as SequenceABC
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -44,6 +44,9 @@ __all__ = [
     "OTB",
     "read_ground_truth",
     "read_image",
+    "image_damage",
+    "list_frames",
+    "check_frame_numbers",
     "DOWNLOAD_HINT",
 ]
 
@@ -142,20 +145,52 @@ def read_ground_truth(path: str | Path, sequence: str | None = None) -> np.ndarr
     return rows
 
 
+def image_damage(data: bytes) -> str | None:
+    """Why the encoded image ``data`` is incomplete, or ``None`` when nothing is found wrong.
+
+    The format is told by the file's first bytes, not by its name.
+
+    OpenCV decodes a truncated JPEG without an error: it fills the missing part with grey and
+    only prints "Premature end of JPEG file". A complete JPEG ends its last scan with the
+    end-of-image marker ``FF D9`` (neither marker can occur inside entropy-coded data, and an EXIF
+    thumbnail's markers come before the main image's scan); a complete PNG ends with its ``IEND``
+    chunk. Other formats are left to the decoder.
+    """
+    if data[:2] == b"\xff\xd8":
+        sos = data.rfind(b"\xff\xda")
+        if sos < 0:
+            return "truncated JPEG (no image data)"
+        if data.rfind(b"\xff\xd9") < sos:
+            return "truncated JPEG (the file ends before the end-of-image marker)"
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        if b"IEND" not in data[-32:]:
+            return "truncated PNG (no IEND chunk at the end)"
+    return None
+
+
 def read_image(path: str | Path, sequence: str | None = None) -> np.ndarray:
     """Read an image file as an RGB ``uint8`` array ``(H, W, 3)``; grayscale becomes 3 equal channels.
 
-    EXIF orientation is ignored (the ground truth refers to the stored pixel grid).
+    EXIF orientation is ignored (the ground truth refers to the stored pixel grid). A truncated
+    JPEG or PNG is an error (:func:`image_damage`), not an image with a grey part.
 
     Raises:
         MissingDataError: the file does not exist.
-        ImageReadError: it exists but OpenCV cannot decode it.
+        ImageReadError: it exists but is damaged, or OpenCV cannot decode it.
     """
     path = Path(path)
     label = f"sequence {sequence}: " if sequence else ""
     if not path.is_file():
         raise MissingDataError(f"{label}frame {path} does not exist")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"{label}cannot read frame {path}: {exc.strerror or exc}") from None
+    damage = image_damage(data)
+    if damage is not None:
+        raise ImageReadError(f"{label}damaged frame {path}: {damage}")
+    # the same decoder and flags as cv2.imread, on the bytes read once
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if bgr is None:
         raise ImageReadError(f"{label}cannot decode frame {path} (corrupt file or unsupported format)")
     if bgr.ndim == 2:  # pragma: no cover - IMREAD_COLOR always gives 3 channels; kept as a guard
@@ -180,6 +215,7 @@ class Sequence:
     frames: list[Path]
     gt: np.ndarray
     attributes: tuple[str, ...] = ()
+    _size: tuple[int, int, Path] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.frames = [Path(f) for f in self.frames]
@@ -211,7 +247,17 @@ class Sequence:
         n = len(self.frames)
         if not -n <= i < n:
             raise IndexError(f"sequence {self.name}: frame index {i} out of range for {n} frames")
-        return read_image(self.frames[i], self.name)
+        image = read_image(self.frames[i], self.name)
+        h, w = image.shape[:2]
+        if self._size is None:
+            self._size = (w, h, self.frames[i])
+        elif self._size[:2] != (w, h):
+            ref_w, ref_h, ref = self._size
+            raise ImageReadError(
+                f"sequence {self.name}: frame {self.frames[i]} is {w}x{h} but frame {ref} is "
+                f"{ref_w}x{ref_h}; all frames of a sequence must have one size"
+            )
+        return image
 
     def images(self) -> Iterator[np.ndarray]:
         """All frames in order, read one at a time."""
@@ -219,18 +265,56 @@ class Sequence:
             yield self.image(i)
 
 
-def list_frames(img_dir: Path) -> list[Path]:
-    """Image files of a folder, in frame order (numeric file names sort by number)."""
+_DIGITS = re.compile(r"(\d+)")
 
-    def key(p: Path) -> tuple[int, int, str]:
-        return (0, int(p.stem), p.name) if p.stem.isdigit() else (1, 0, p.name)
 
+def _frame_key(p: Path) -> tuple[tuple[str | int, ...], str]:
+    """Natural order: the digit runs of a name compare as numbers (``img2`` < ``img10``)."""
+    parts = _DIGITS.split(p.stem)
+    return tuple(int(t) if k % 2 else t for k, t in enumerate(parts)), p.name
+
+
+def list_frames(img_dir: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
+    """Image files of a folder (hidden files left out), in frame order: numbers in the names
+    compare as numbers, so ``1.jpg, 2.jpg, ..., 10.jpg`` (ffmpeg's unpadded names) and
+    ``0001.jpg, 0002.jpg`` both come in frame order. Used for OTB-format sequences and by
+    :func:`rankatt_lib.video.open_video` alike."""
     files = [
         p
         for p in img_dir.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        if p.suffix.lower() in suffixes and not p.name.startswith(".") and p.is_file()
     ]
-    return sorted(files, key=key)
+    return sorted(files, key=_frame_key)
+
+
+def check_frame_numbers(frames: SequenceABC[Path], where: str) -> None:
+    """Raise if frames named by number (``0001.jpg``) skip or repeat a number.
+
+    ``frames`` is a :func:`list_frames` result; ``where`` starts the message (``"sequence X: "``).
+    A gap would pair every later frame with the wrong ground-truth row (frame 0003 missing plus a
+    stray 0007 keeps the count right); a repeated number (``1.jpg`` and ``0001.jpg``) has no order.
+    Frames whose names are not all numbers are not checked.
+
+    Raises:
+        GroundTruthError: naming the folder and the missing, repeated or stray numbers.
+    """
+    if not frames or not all(f.stem.isdigit() for f in frames):
+        return
+    numbers = [int(f.stem) for f in frames]
+    folder = frames[0].parent
+    seen: dict[int, Path] = {}
+    for n, f in zip(numbers, frames, strict=True):
+        if n in seen:
+            raise GroundTruthError(f"{where}{folder} holds two files for frame {n}: {seen[n].name} and {f.name}")
+        seen[n] = f
+    first, last = numbers[0], numbers[-1]
+    if last - first + 1 != len(numbers):
+        missing = sorted(set(range(first, last + 1)) - set(numbers))
+        raise GroundTruthError(
+            f"{where}{folder} skips frame number(s) {_show([str(m) for m in missing])} between "
+            f"{frames[0].name} and {frames[-1].name}; each frame must have the next number, or the "
+            "frames after a gap are paired with the wrong ground-truth rows"
+        )
 
 
 def _read_attributes(path: Path, sequence: str) -> tuple[str, ...]:
@@ -369,6 +453,7 @@ class OTBFormatDataset(_SequenceCollection):
         folder, gt_path = self._where[name]
         gt = read_ground_truth(gt_path, name)
         frames = list_frames(folder / "img")
+        check_frame_numbers(frames, f"sequence {name}: ")
         if len(gt) == 0:
             raise GroundTruthError(f"sequence {name}: ground-truth file {gt_path} is empty")
         if len(frames) != len(gt):

@@ -250,6 +250,8 @@ def to_tensor_image(image: Any, device: torch.device | str | None = None) -> tor
         raise ValueError(f"an image array is (H, W, C) or (H, W); got shape {image.shape}")
     dev = _default_device(device)
     arr = np.ascontiguousarray(image)
+    if not arr.flags.writeable:  # torch.from_numpy warns on read-only memory (e.g. from PIL)
+        arr = arr.copy()
     if arr.dtype == np.uint16 or arr.dtype == np.uint32:  # torch lacks most ops on these
         arr = arr.astype(np.int64)
     t = torch.from_numpy(arr)

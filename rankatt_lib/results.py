@@ -5,6 +5,12 @@ the initial box) and ``<sequence>_time.txt`` the seconds each frame took. Every 
 atomically (a temporary file in the same folder, then :func:`os.replace`), so a result file that
 exists is complete: an interrupted run can resume by skipping the sequences whose file exists.
 
+A result file is *finished* only when it holds one box per frame of its sequence
+(:func:`check_result`); a file that is empty, truncated or unreadable is set aside as
+``<sequence>.txt.bad`` (:func:`set_aside`) and the sequence is tracked again. A run holds
+:class:`SequenceLock` (``.<sequence>.lock``) while it tracks a sequence, so that two runs into
+the same folder never track the same sequence at once.
+
 Numbers are written as Python's shortest round-trip ``repr`` (``12.5``, ``nan``), so reading a file
 back gives exactly the array that was written.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,10 @@ __all__ = [
     "read_times",
     "load_results",
     "atomic_write_text",
+    "check_result",
+    "set_aside",
+    "remove_stale_temps",
+    "SequenceLock",
 ]
 
 TIME_SUFFIX = "_time.txt"
@@ -61,6 +72,20 @@ def times_path(root: str | os.PathLike[str], benchmark: str, tracker: str, seque
     return result_path(root, benchmark, tracker, sequence).with_name(f"{sequence}{TIME_SUFFIX}")
 
 
+def _umask() -> int:
+    """The process's umask (read without changing it where the OS allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically: a temp file in the same folder, fsync, then rename.
 
@@ -71,6 +96,14 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        # mkstemp creates the file 0600; give it the mode a plain open() would (an existing file's
+        # mode, else 0666 less the umask), so that others can read results on a shared machine.
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
@@ -176,3 +209,144 @@ def load_results(root: str | os.PathLike[str], benchmark: str, tracker: str) -> 
             continue
         out[f.name[: -len(".txt")]] = read_boxes(f)
     return out
+
+
+def check_result(path: str | os.PathLike[str], n_frames: int) -> str | None:
+    """Why ``path`` is not a finished trajectory of ``n_frames`` boxes, or ``None`` if it is.
+
+    A finished file exists, reads as ``x,y,w,h`` rows (:func:`read_boxes`), has exactly one row
+    per frame and ends with a line break (as :func:`write_boxes` writes it: a file cut inside its
+    last number still has four numbers on every row). The reason names the file (``"<path> has
+    200 rows, the sequence has 400 frames"``).
+    """
+    p = Path(path)
+    if not p.is_file():
+        return f"{p} does not exist"
+    try:
+        with p.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    return f"{p} does not end with a line break (cut short while written or copied?)"
+        boxes = read_boxes(p)
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{p} cannot be read: {exc}"
+    except ValueError as exc:  # the message names the file and the line
+        return str(exc)
+    if len(boxes) != n_frames:
+        return f"{p} has {len(boxes)} rows, the sequence has {n_frames} frames"
+    return None
+
+
+def set_aside(path: str | os.PathLike[str]) -> Path:
+    """Rename a damaged result file to ``<name>.bad`` (``.bad.1``, ``.bad.2``... if taken); never
+    overwrites an earlier one. Returns the new path."""
+    p = Path(path)
+    k = 0
+    while True:
+        target = p.with_name(f"{p.name}.bad" + (f".{k}" if k else ""))
+        if not target.exists():
+            os.replace(p, target)
+            return target
+        k += 1
+
+
+def remove_stale_temps(folder: str | os.PathLike[str], sequence: str) -> list[Path]:
+    """Remove the temporary files an interrupted :func:`atomic_write_text` left for ``sequence``
+    (``.<sequence>.txt.*.tmp``, ``.<sequence>_time.txt.*.tmp``). Call it only while holding the
+    sequence's :class:`SequenceLock`. Returns the removed paths."""
+    d = Path(folder)
+    if not d.is_dir():
+        return []
+    prefixes = (f".{sequence}.txt.", f".{sequence}{TIME_SUFFIX}.")
+    removed = []
+    for f in d.iterdir():
+        if f.name.endswith(".tmp") and f.name.startswith(prefixes) and f.is_file():
+            try:
+                f.unlink()
+                removed.append(f)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+class SequenceLock:
+    """An exclusive lock on one sequence's results, held while a run tracks it.
+
+    The lock is ``flock`` on ``<folder>/.<sequence>.lock`` (POSIX): the system drops it when the
+    process ends, however it ends (a run killed with SIGKILL leaves no stale lock), and the file
+    is removed on release. Elsewhere (no ``fcntl``) every :meth:`acquire` succeeds.
+
+    Example::
+
+        lock = SequenceLock(folder, "Basketball")
+        if lock.acquire():        # non-blocking: False while another process holds it
+            try: ...
+            finally: lock.release()
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], sequence: str) -> None:
+        self.path = Path(folder) / f".{_check_component(sequence, 'sequence')}.lock"
+        self._fd: int | None = None
+
+    def holder(self) -> str:
+        """What the lock file says about its holder (``"pid 1234 on host"``), or ``""``."""
+        try:
+            return self.path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    def acquire(self) -> bool:
+        """Take the lock if free (never waits); True when this object holds it."""
+        if self._fd is not None:
+            return True
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no locking
+            self._fd = -1
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            except BaseException:
+                os.close(fd)
+                raise
+            # The holder before us may have removed the file after we opened it: then we hold a
+            # lock on a file nobody else sees; open the current one and try again.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Drop the lock and remove its file (no-op if not held)."""
+        fd, self._fd = self._fd, None
+        if fd is None or fd < 0:
+            return
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> SequenceLock:
+        if not self.acquire():
+            raise BlockingIOError(f"{self.path} is held by another run ({self.holder() or 'unknown'})")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -4,21 +4,37 @@ For every sequence the tracker is built fresh, initialised on frame 1 with the g
 and updated on every later frame; the boxes (frame 1 = the initial box) and the seconds each
 tracker call took are written to ``<results_root>/<benchmark>/<tracker>/`` (see
 :mod:`rankatt_lib.results`) when the sequence ends. The timing file is written first and the box
-file last, atomically, so a box file that exists marks a finished sequence: a rerun skips it.
+file last, atomically, so a box file with one row per frame marks a finished sequence: a rerun
+skips it. A box file with another number of rows (truncated, empty, unreadable) is not finished:
+it is set aside as ``<sequence>.txt.bad`` and the sequence is tracked again.
 
-A tracker that raises on one sequence does not stop the run: the sequence is recorded as failed
-(in the returned :class:`RunReport` and, with the traceback, in ``failures.log`` beside the
-results) and the run goes on.
+The results folder is checked for writability before anything is tracked. While a sequence is
+tracked its lock (``.<sequence>.lock``, see :class:`rankatt_lib.results.SequenceLock`) is held:
+a second run into the same folder skips that sequence and says so (``busy``).
+
+A sequence that cannot be loaded (a broken ground truth, a missing or damaged frame) or whose
+tracker raises does not stop the run: it is recorded as failed (in the returned
+:class:`RunReport` and, with the traceback, in ``failures.log`` beside the results) and the run
+goes on.
 
 Only this interface of a dataset is used: iterating it yields sequences with ``name``, ``gt``
 (``(N, 4)``), ``len(seq)``, ``seq.image(i)`` (RGB ``uint8``) and ``attributes``; ``dataset.name`` is
-the default benchmark name.
+the default benchmark name. A dataset that also has ``names`` and ``dataset[name]`` (the classes
+of :mod:`rankatt_lib.data`) is not iterated: only the chosen sequences are loaded, one at a time.
 
 Command line::
 
     python -m rankatt_lib.run --tracker NAME --dataset DIR --results DIR \\
-        [--benchmark NAME] [--sequences a,b] [--device cpu|cuda] [--overwrite] [--protocol otb] \\
-        [--option KEY=VALUE ...] [--name FOLDER]
+        [--benchmark NAME|otb2013|otb2015] [--sequences a,b] [--device cpu|cuda] [--overwrite] \\
+        [--protocol otb] [--option KEY=VALUE ...] [--name FOLDER]
+
+A ``--dataset`` folder whose sequence folders all carry OTB names (``Basketball``, ``Jogging``...),
+or ``--benchmark otb2013|otb2015``, is read with the OTB loader (:class:`rankatt_lib.data.OTB`,
+which knows the benchmark's frame ranges and multi-target folders) and its results go to the
+``OTB`` folder, as ``data_scripts/reproduce_otb.py`` does; without ``--sequences`` the sequences
+of the version that are on disk are run. Exit status: 0 when every chosen sequence has a finished
+result, 1 when some failed or were busy (listed at the end), 2 for a usage error, 130 when
+interrupted (finished sequences are kept; the same command resumes).
 
 ``--option`` passes a config field to the tracker's factory (repeatable; the value is read as
 JSON when it parses, else as a string), e.g. ``--option precision=bf16 --option channels_last=true``;
@@ -30,7 +46,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,9 +60,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import evaluation, registry, results
+from . import evaluation, otb_meta, registry, results
 
-__all__ = ["FAILURES_LOG", "RunReport", "main", "parse_option", "run_tracker"]
+__all__ = ["FAILURES_LOG", "OTB_RESULTS_FOLDER", "RunReport", "main", "parse_option", "run_tracker"]
+
+OTB_RESULTS_FOLDER = "OTB"
+"""Benchmark folder of results on the real OTB (shared by OTB2013 and OTB2015, as in
+``data_scripts/reproduce_otb.py``)."""
 
 FAILURES_LOG = "failures.log"
 """Name of the file, beside the results, where failed sequences are logged (appended)."""
@@ -59,8 +81,12 @@ class RunReport:
         benchmark: the benchmark's name.
         results_dir: ``<results_root>/<benchmark>/<tracker>``.
         done: sequences tracked in this run.
-        skipped: sequences whose result file already existed (resumed).
-        failed: sequence -> ``"ExceptionType: message"``.
+        skipped: sequences whose result file already existed, finished (resumed).
+        failed: sequence -> ``"ExceptionType: message"`` (could not be loaded, or the tracker
+            raised); no result file was written.
+        busy: sequence -> who holds its lock (another run is tracking it); not tracked here.
+        redone: sequence -> why its old result file was not finished, and where it was set aside
+            (the sequence was then tracked, see ``done`` / ``failed``).
         seconds: sequence -> total tracker time in this run (done sequences only).
         frames: sequence -> frames tracked in this run (done sequences only).
     """
@@ -71,6 +97,8 @@ class RunReport:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    busy: dict[str, str] = field(default_factory=dict)
+    redone: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     frames: dict[str, int] = field(default_factory=dict)
 
@@ -89,10 +117,16 @@ class RunReport:
         """A few lines for humans."""
         lines = [
             f"{self.tracker} on {self.benchmark}: {len(self.done)} done, {len(self.skipped)} skipped "
-            f"(already done), {len(self.failed)} failed; results in {self.results_dir}",
+            f"(already done), {len(self.failed)} failed"
+            + (f", {len(self.busy)} busy (another run is tracking them)" if self.busy else "")
+            + f"; results in {self.results_dir}",
         ]
         if self.done:
             lines.append(f"speed: {self.fps:.1f} fps over {sum(self.frames.values())} frames")
+        for name, msg in self.redone.items():
+            lines.append(f"re-tracked {name}: {msg}")
+        for name, holder in self.busy.items():
+            lines.append(f"BUSY {name}: locked by {holder}; not tracked by this run")
         for name, msg in self.failed.items():
             lines.append(f"FAILED {name}: {msg}")
         return "\n".join(lines)
@@ -113,16 +147,46 @@ def _resolve_factory(
     return name, lambda: tracker(**kwargs)
 
 
-def _select(dataset: Iterable[Any], sequences: Sequence[str] | None) -> list[Any]:
-    seqs = list(dataset)
+def _select(dataset: Iterable[Any], sequences: Sequence[str] | None) -> list[tuple[str, Callable[[], Any]]]:
+    """``(name, load)`` for each chosen sequence, before any is loaded where the dataset allows.
+
+    A dataset with ``names`` and ``dataset[name]`` is not iterated (that would load every
+    sequence, and one broken sequence would stop the run before it starts): each sequence is
+    loaded by ``load()`` when its turn comes, so a broken one fails alone.
+    """
+    names = getattr(dataset, "names", None)
+    if names is not None and hasattr(dataset, "__getitem__") and not callable(names):
+        known = list(names)
+
+        def loader(n: str) -> Callable[[], Any]:
+            return lambda: dataset[n]  # type: ignore[index]
+
+        by_name: dict[str, Callable[[], Any]] = {n: loader(n) for n in known}
+    else:
+        by_name = {}
+        for s in dataset:
+            by_name[s.name] = (lambda s=s: s)
+        known = list(by_name)
     if sequences is None:
-        return seqs
+        return [(n, by_name[n]) for n in known]
     wanted = list(dict.fromkeys(sequences))
-    by_name = {s.name: s for s in seqs}
     unknown = [n for n in wanted if n not in by_name]
     if unknown:
-        raise KeyError(f"sequences not in the dataset: {', '.join(unknown)}; it has {', '.join(by_name)}")
-    return [by_name[n] for n in wanted]
+        raise KeyError(f"sequences not in the dataset: {', '.join(unknown)}; it has {', '.join(known)}")
+    return [(n, by_name[n]) for n in wanted]
+
+
+def _check_writable(folder: Path) -> None:
+    """Create ``folder`` and write a file in it, or raise an ``OSError`` naming the folder."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # an unnamed file where the OS allows (O_TMPFILE): a run killed here leaves nothing behind
+        with tempfile.TemporaryFile(prefix=".write-test.", dir=folder):
+            pass
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"cannot write results to {folder} ({exc.strerror or exc}); nothing was tracked"
+        ) from exc
 
 
 def _as_box(value: Any, frame: int) -> np.ndarray:
@@ -201,27 +265,64 @@ def run_tracker(
         raise ValueError("pass benchmark=: the dataset has no name to use as the benchmark folder")
     chosen = _select(dataset, sequences)
     folder = results.tracker_dir(results_root, bench, name)
+    for seq_name, _ in chosen:
+        results.result_path(results_root, bench, name, seq_name)  # a name that is no file name
+    _check_writable(folder)  # before hours of tracking, not after
     report = RunReport(tracker=name, benchmark=bench, results_dir=folder)
 
     bar = tqdm(chosen, desc=f"{name} on {bench}", disable=not progress, unit="seq")
-    for seq in bar:
-        box_file = results.result_path(results_root, bench, name, seq.name)
-        if box_file.exists() and not overwrite:
-            report.skipped.append(seq.name)
+    for seq_name, load in bar:
+        try:
+            seq = load()
+        except Exception as exc:  # one unloadable sequence must not end the run
+            report.failed[seq_name] = f"{type(exc).__name__}: {exc}"
+            _log_failure(folder, seq_name, exc)
+            continue
+        lock = results.SequenceLock(folder, seq_name)
+        if not lock.acquire():
+            report.busy[seq_name] = lock.holder() or "another process"
             continue
         try:
-            boxes, times = _track(make, seq, progress)
-        except Exception as exc:  # one broken sequence must not end the run
-            report.failed[seq.name] = f"{type(exc).__name__}: {exc}"
-            _log_failure(folder, seq.name, exc)
-            continue
-        results.write_times(results.times_path(results_root, bench, name, seq.name), times)
-        results.write_boxes(box_file, boxes)  # last: its existence marks the sequence as done
-        report.done.append(seq.name)
-        report.seconds[seq.name] = float(times.sum())
-        report.frames[seq.name] = len(times)
+            _run_one(make, seq, seq_name, results_root, bench, name, folder, overwrite, progress, report)
+        finally:
+            lock.release()
     bar.close()
     return report
+
+
+def _run_one(
+    make: Callable[[], Any],
+    seq: Any,
+    seq_name: str,
+    results_root: str | Path,
+    bench: str,
+    name: str,
+    folder: Path,
+    overwrite: bool,
+    progress: bool,
+    report: RunReport,
+) -> None:
+    """One sequence, its lock held: skip it if finished, else track it and write its files."""
+    results.remove_stale_temps(folder, seq_name)  # left by a run that was killed while writing
+    box_file = results.result_path(results_root, bench, name, seq_name)
+    if box_file.exists() and not overwrite:
+        why = results.check_result(box_file, len(seq))
+        if why is None:
+            report.skipped.append(seq_name)
+            return
+        aside = results.set_aside(box_file)
+        report.redone[seq_name] = f"{why}: not finished; kept as {aside.name}, tracked again"
+    try:
+        boxes, times = _track(make, seq, progress)
+    except Exception as exc:  # one broken sequence must not end the run
+        report.failed[seq_name] = f"{type(exc).__name__}: {exc}"
+        _log_failure(folder, seq_name, exc)
+        return
+    results.write_times(results.times_path(results_root, bench, name, seq_name), times)
+    results.write_boxes(box_file, boxes)  # last: a box file with one row per frame marks it done
+    report.done.append(seq_name)
+    report.seconds[seq_name] = float(times.sum())
+    report.frames[seq_name] = len(times)
 
 
 # --------------------------------------------------------------------------- command line
@@ -245,11 +346,72 @@ def parse_option(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _load_dataset(path: str) -> Any:
-    """The dataset behind ``--dataset`` (a folder of OTB-format sequences)."""
-    from .data import OTBFormatDataset
+class UsageError(ValueError):
+    """A command-line argument that cannot work (printed as ``error: ...``, exit status 2)."""
 
-    return OTBFormatDataset(path)
+
+_OTB_FOLDERS = frozenset(info.folder for info in otb_meta.SEQUENCES.values())
+_OTB_BENCHMARKS = {"otb2013": 2013, "otb2015": 2015}
+
+
+def _is_otb_folder(root: Path) -> bool:
+    """True when every sequence folder (a sub-folder with ``img/``) under ``root`` has an OTB
+    folder name, and there is at least one."""
+    seqs = [d.name for d in root.iterdir() if not d.name.startswith(".") and (d / "img").is_dir()]
+    return bool(seqs) and all(n in _OTB_FOLDERS for n in seqs)
+
+
+def _load_dataset(
+    path: str, benchmark: str | None = None, sequences: Sequence[str] | None = None
+) -> tuple[Any, str | None, list[str] | None]:
+    """The dataset behind ``--dataset``: ``(dataset, benchmark folder, sequence names)``.
+
+    An OTB folder (or ``--benchmark otb2013|otb2015``) is read with :class:`rankatt_lib.data.OTB`,
+    only the named sequences (any toolkit's spelling) or else those of the version on disk; its
+    results folder is ``OTB`` unless ``--benchmark`` names another. Any other folder is an
+    :class:`rankatt_lib.data.OTBFormatDataset`. Nothing is loaded here but the list of sequences.
+
+    Raises:
+        UsageError: no such folder, no sequences, names that are not in the dataset.
+    """
+    from . import data
+
+    root = Path(path)
+    if not root.is_dir():
+        raise UsageError(f"--dataset {path}: no such folder")
+    version = _OTB_BENCHMARKS.get((benchmark or "").lower().replace("-", ""))
+    if version is None and _is_otb_folder(root):
+        version = 2015
+    if version is None:
+        try:
+            ds = data.OTBFormatDataset(root, names=sequences)
+        except data.MissingDataError as exc:
+            raise UsageError(str(exc)) from None
+        return ds, benchmark, sequences
+    folder = benchmark if benchmark is not None and benchmark.lower() not in _OTB_BENCHMARKS else OTB_RESULTS_FOLDER
+    try:
+        if sequences is not None:
+            ds = data.OTB(root, version=version, names=sequences)
+        else:
+            members = otb_meta.OTB2013 if version == 2013 else otb_meta.OTB2015
+            present = [
+                n
+                for n in members
+                if (root / otb_meta.SEQUENCES[n].folder / otb_meta.SEQUENCES[n].gt_file).is_file()
+            ]
+            if not present:
+                raise data.MissingDataError(f"no OTB{version} sequence under {root}")
+            if len(present) < len(members):
+                print(
+                    f"note: {len(present)} of the {len(members)} OTB{version} sequences are under {root}; "
+                    f"running those (python data_scripts/download_otb.py --dataset otb{version} --dest {root} "
+                    "fetches the others)",
+                    file=sys.stderr,
+                )
+            ds = data.OTB(root, version=version, names=present)
+    except (data.MissingDataError, KeyError) as exc:
+        raise UsageError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
+    return ds, folder, list(ds.names)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -258,9 +420,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Run a registered tracker over a folder of OTB-format sequences (resumable); score it.",
     )
     p.add_argument("--tracker", required=True, help="registered tracker name")
-    p.add_argument("--dataset", required=True, help="folder of OTB-format sequences")
+    p.add_argument("--dataset", required=True, help="folder of OTB-format sequences, or the OTB folder")
     p.add_argument("--results", default="results", help="results root (default: ./results)")
-    p.add_argument("--benchmark", default=None, help="benchmark folder name (default: the dataset's name)")
+    p.add_argument(
+        "--benchmark",
+        default=None,
+        help="benchmark folder name (default: the dataset's name; OTB for an OTB folder); "
+        "otb2013 or otb2015 reads --dataset as that version of OTB",
+    )
     p.add_argument("--sequences", default=None, help="comma-separated sequence names (default: all)")
     p.add_argument("--device", default=None, help="passed to the tracker factory as device=... (e.g. cpu, cuda)")
     p.add_argument("--overwrite", action="store_true", help="track again sequences that already have results")
@@ -283,7 +450,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status (1 when a sequence failed)."""
+    """Command-line entry point; returns the exit status (0 all done, 1 some sequence failed or was
+    busy, 2 a usage error, 130 interrupted)."""
     args = _parse_args(argv)
     try:
         factory_known = args.tracker in registry.available_trackers()
@@ -300,8 +468,12 @@ def main(argv: list[str] | None = None) -> int:
         from rankatt_lib import exact_float32
 
         exact_float32()
-    dataset = _load_dataset(args.dataset)
     names = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
+    try:
+        dataset, benchmark, names = _load_dataset(args.dataset, args.benchmark, names)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     kwargs: dict[str, Any] = {"device": args.device} if args.device else {}
     try:
         kwargs.update(parse_option(o) for o in args.option)
@@ -314,30 +486,84 @@ def main(argv: list[str] | None = None) -> int:
         except (TypeError, ValueError) as exc:
             print(f"error: {args.tracker} does not accept {args.option}: {exc}", file=sys.stderr)
             return 2
-    report = run_tracker(
-        args.tracker,
-        dataset,
-        args.results,
-        benchmark=args.benchmark,
-        sequences=names,
-        progress=not args.no_progress,
-        overwrite=args.overwrite,
-        tracker_name=args.name,
-        tracker_kwargs=kwargs,
-    )
+    old_term = _terminate_as_interrupt()
+    try:
+        report = run_tracker(
+            args.tracker,
+            dataset,
+            args.results,
+            benchmark=benchmark,
+            sequences=names,
+            progress=not args.no_progress,
+            overwrite=args.overwrite,
+            tracker_name=args.name,
+            tracker_kwargs=kwargs,
+        )
+    except KeyError as exc:  # sequences not in the dataset: raised before any work
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a benchmark, tracker or sequence name that is no file name
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the results folder cannot be written: checked before any work
+        print(f"error: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: every finished sequence is saved; run the same command again to go on",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     print(report.summary())
+    status = 1 if report.failed or report.busy else 0
+    if report.failed:
+        print(
+            f"{len(report.failed)} sequence(s) failed (tracebacks in {report.results_dir / FAILURES_LOG}); "
+            "fix them and run the same command again: finished sequences are skipped",
+            file=sys.stderr,
+        )
     completed = report.completed
     if completed:
         trajectories = {
             n: results.read_boxes(results.result_path(args.results, report.benchmark, report.tracker, n))
             for n in completed
         }
-        score = evaluation.score_dataset(trajectories, dataset, protocol=args.protocol, names=completed)
+        try:
+            score = evaluation.score_dataset(
+                trajectories, _sequences(dataset, completed), protocol=args.protocol, names=completed
+            )
+        except (ValueError, KeyError) as exc:
+            print(f"error: could not score the results in {report.results_dir}: {exc}", file=sys.stderr)
+            return 1
         print(
             f"{args.protocol} protocol, {score.n_sequences} sequence(s): "
             f"precision@20 {score.precision:.3f}  AUC {score.auc:.3f}"
         )
-    return 1 if report.failed else 0
+    return status
+
+
+def _sequences(dataset: Any, names: list[str]) -> list[Any]:
+    """The named sequences, loading only those where the dataset allows."""
+    if getattr(dataset, "names", None) is not None and hasattr(dataset, "__getitem__"):
+        return [dataset[n] for n in names]
+    wanted = set(names)
+    return [s for s in dataset if s.name in wanted]
+
+
+def _terminate_as_interrupt() -> Any:
+    """Make SIGTERM raise ``KeyboardInterrupt`` (as SIGINT does), so that a terminated run
+    cleans up as an interrupted one; returns the old handler (``None`` when not possible)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
 
 
 if __name__ == "__main__":

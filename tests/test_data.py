@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from fixtures_otb import format_rows, gt_row, image_bytes, make_otb_tree, make_sequence, write_frames
@@ -20,7 +21,10 @@ from rankatt_lib.data import (
     OTBFormatDataset,
     Sequence,
     canonical_otb_name,
+    image_damage,
+    list_frames,
     read_ground_truth,
+    read_image,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -182,10 +186,10 @@ def test_otb_format_dataset_names_subset_keeps_order(tmp_path: Path) -> None:
 
 def test_frames_are_sorted_numerically(tmp_path: Path) -> None:
     folder = tmp_path / "Seq"
-    write_frames(folder / "img", [1, 2, 10], digits=1)  # 1.jpg, 2.jpg, 10.jpg: not in name order
-    (folder / "groundtruth_rect.txt").write_text(format_rows([gt_row(1), gt_row(2), gt_row(10)]))
+    write_frames(folder / "img", range(1, 11), digits=1)  # 1.jpg ... 10.jpg: 10 sorts before 2 by name
+    (folder / "groundtruth_rect.txt").write_text(format_rows([gt_row(f) for f in range(1, 11)]))
     seq = OTBFormatDataset(tmp_path)["Seq"]
-    assert [f.name for f in seq.frames] == ["1.jpg", "2.jpg", "10.jpg"]
+    assert [f.name for f in seq.frames] == [f"{f}.jpg" for f in range(1, 11)]
 
 
 def test_multi_target_folder_in_generic_dataset(tmp_path: Path) -> None:
@@ -479,3 +483,88 @@ def test_otb_png_frames_are_found(tmp_path: Path) -> None:
 
 def test_fixture_images_decode() -> None:
     assert image_bytes("jpg")[:2] == b"\xff\xd8" and image_bytes("png")[:4] == b"\x89PNG"
+
+
+# ---------------------------------------------------------------------------------------------
+# Damaged frames, gaps in the numbering, frames of another size (issue 18)
+
+
+def _jpeg(h: int = 32, w: int = 40, seed: int = 0) -> bytes:
+    img = np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return buf.tobytes()
+
+
+def test_a_truncated_jpeg_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    make_sequence(tmp_path, "Seq", 4)
+    frame = tmp_path / "Seq" / "img" / "0003.jpg"
+    data = _jpeg()
+    frame.write_bytes(data[: len(data) // 2])
+    # OpenCV itself accepts it: grey where the data is missing, a warning on stderr only
+    assert cv2.imread(str(frame)) is not None
+    seq = OTBFormatDataset(tmp_path)["Seq"]
+    seq.image(1)
+    with pytest.raises(ImageReadError, match=r"sequence Seq: damaged frame .*0003\.jpg: truncated JPEG"):
+        seq.image(2)
+    # cut just before the end-of-image marker: still caught
+    frame.write_bytes(data[:-2])
+    with pytest.raises(ImageReadError, match="0003.jpg"):
+        seq.image(2)
+    png = tmp_path / "x.png"
+    ok, buf = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+    png.write_bytes(buf.tobytes()[:-20])
+    with pytest.raises(ImageReadError, match=r"x\.png: truncated PNG"):
+        read_image(png)
+
+
+def test_read_image_gives_exactly_what_imread_gives(tmp_path: Path) -> None:
+    """The damage check must not change a single pixel of an intact frame."""
+    jpg = tmp_path / "a.jpg"
+    jpg.write_bytes(_jpeg(48, 64, seed=3))
+    png = tmp_path / "b.png"
+    cv2.imwrite(str(png), np.random.default_rng(4).integers(0, 255, (20, 30, 3), dtype=np.uint8))
+    gray = tmp_path / "c.jpg"
+    gray.write_bytes(image_bytes("jpg", gray=True))
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    for f in (jpg, png, gray):
+        expected = cv2.cvtColor(cv2.imread(str(f), flags), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(read_image(f), expected)
+    # bytes after the end-of-image marker (some cameras append data) are not damage
+    (tmp_path / "tail.jpg").write_bytes(_jpeg() + b"\x00" * 100)
+    assert image_damage((tmp_path / "tail.jpg").read_bytes()) is None
+
+
+def test_a_gap_in_the_frame_numbers_is_an_error(tmp_path: Path) -> None:
+    """Frame 0003 missing plus a stray 0007: the count matches the 6 rows, the pairing does not."""
+    make_sequence(tmp_path, "Seq", 6)
+    (tmp_path / "Seq" / "img" / "0003.jpg").unlink()
+    write_frames(tmp_path / "Seq" / "img", [7])
+    msg = r"sequence Seq: .*Seq/img skips frame number\(s\) 3 between 0001.jpg and 0007.jpg"
+    with pytest.raises(GroundTruthError, match=msg):
+        OTBFormatDataset(tmp_path)["Seq"]
+
+
+def test_two_files_for_one_frame_number_is_an_error(tmp_path: Path) -> None:
+    make_sequence(tmp_path, "Seq", 3)
+    write_frames(tmp_path / "Seq" / "img", [2], digits=1)  # 2.jpg beside 0002.jpg
+    (tmp_path / "Seq" / "groundtruth_rect.txt").write_text(format_rows(gt_row(f) for f in range(1, 5)))
+    with pytest.raises(GroundTruthError, match=r"two files for frame 2: (0002\.jpg and 2\.jpg|2\.jpg and 0002\.jpg)"):
+        OTBFormatDataset(tmp_path)["Seq"]
+
+
+def test_frames_of_another_size_are_an_error_naming_the_file(tmp_path: Path) -> None:
+    make_sequence(tmp_path, "Seq", 4)
+    ok, buf = cv2.imencode(".jpg", np.zeros((20, 24, 3), np.uint8))
+    (tmp_path / "Seq" / "img" / "0004.jpg").write_bytes(buf.tobytes())
+    seq = OTBFormatDataset(tmp_path)["Seq"]
+    for i in range(3):
+        assert seq.image(i).shape == (16, 16, 3)
+    with pytest.raises(ImageReadError, match=r"frame .*0004\.jpg is 24x20 but frame .*0001\.jpg is 16x16"):
+        seq.image(3)
+
+
+def test_list_frames_orders_numbers_in_names_as_numbers(tmp_path: Path) -> None:
+    for name in ("img10.png", "img2.png", "img1.png", "1.jpg", "12.jpg", "2.jpg", ".hidden.jpg", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [f.name for f in list_frames(tmp_path)] == ["1.jpg", "2.jpg", "12.jpg", "img1.png", "img2.png", "img10.png"]

@@ -284,3 +284,17 @@ def test_crop_on_cuda_matches_cpu():
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-3, rtol=0)
     assert G.gaussian_label(7, 1.0, device="cuda").is_cuda
     assert G.cosine_window(7, 7, device="cuda").is_cuda
+
+
+def test_a_read_only_frame_converts_without_a_warning():
+    """Frames from PIL (``np.asarray(Image)``) are read-only; torch.from_numpy warned on them."""
+    import warnings
+
+    frame = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    frame.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = G.to_tensor_image(frame, device="cpu")
+    assert t.shape == (3, 4, 5)
+    np.testing.assert_array_equal(t.permute(1, 2, 0).numpy(), frame)
+    assert not frame.flags.writeable  # the caller's array is not touched

@@ -226,3 +226,32 @@ def test_paper_figures_are_the_papers_legends():
     order = [("OTB2013", "precision"), ("OTB2013", "auc"), ("OTB2015", "precision"), ("OTB2015", "auc")]
     for block, (version, metric) in zip(blocks, order, strict=True):
         assert [(n, float(v)) for n, v in block] == list(rep.PAPER_FIG6[version][metric].items())
+
+
+def test_a_truncated_result_is_named_on_the_console_and_tracked_again(otb_root, tmp_path, counter, capsys):
+    """--score-only on a result with too few rows said only the benchmark's name and exit 1."""
+    res = tmp_path / "results"
+    argv = ["--otb-root", str(otb_root), "--results", str(res), "--trackers", "test-counter", "--no-progress"]
+    argv += ["--versions", "2013", "--sequences", "Deer,Football1"]
+    assert rep.main(argv) == 0 and counter.inits == 2
+    deer = res / "OTB" / "test-counter" / "Deer.txt"
+    rows = deer.read_text().splitlines()
+    deer.write_text("\n".join(rows[:10]) + "\n")
+    capsys.readouterr()
+    assert rep.main([*argv, "--score-only"]) == 1
+    err = capsys.readouterr().err
+    assert f"{deer} has 10 rows, the sequence has {len(rows)} frames" in err
+    assert "without --score-only" in err
+    assert "damaged result files of test-counter" in (res / "OTB" / "report" / "README.md").read_text()
+    assert rep.main(argv) == 0 and counter.inits == 3  # tracked again: only Deer
+    assert len(deer.read_text().splitlines()) == len(rows)
+    assert len(deer.with_name("Deer.txt.bad").read_text().splitlines()) == 10
+
+
+def test_an_unwritable_results_folder_is_an_error_line(otb_root, tmp_path, counter, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    argv = ["--otb-root", str(otb_root), "--results", str(blocker / "results"), "--trackers", "test-counter"]
+    assert rep.main([*argv, "--sequences", "Deer", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write results to") and counter.inits == 0

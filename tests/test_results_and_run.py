@@ -324,7 +324,7 @@ def test_cli_runs_and_scores(tmp_path, dataset, monkeypatch, capsys, no_tracker_
         seen_kwargs.append(kwargs)
         return Follower()
 
-    monkeypatch.setattr(run, "_load_dataset", lambda path: dataset)
+    monkeypatch.setattr(run, "_load_dataset", lambda path, benchmark, names: (dataset, benchmark, names))
     out = tmp_path / "res"
     code = run.main(
         [
@@ -377,3 +377,164 @@ def test_cli_with_the_real_otb_folder_loader(tmp_path, capsys, no_tracker_module
     )
     assert code == 0
     assert "precision@20 1.000  AUC 0.952" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- issue 18: the runner on real folders
+
+
+class Const:
+    """Keeps its first box (works on any frame size)."""
+
+    def init(self, image, box):
+        self.box = np.asarray(box, float)
+
+    def update(self, image):
+        return self.box
+
+
+def test_cli_on_a_real_otb_folder(tmp_path, capsys, no_tracker_modules):
+    """The OTB loader is used (David 300-770, BlurCar1 247-988, Jogging.1/.2), sequences are picked
+    by name before loading, and a broken sequence fails alone, with its reason."""
+    from fixtures_otb import make_otb_tree
+
+    root = make_otb_tree(tmp_path / "OTB", ["Jogging.1", "Jogging.2", "David", "BlurCar1"])
+    registry.register("test-follower")(lambda **kw: Const())
+    res = tmp_path / "res"
+    base = ["--tracker", "test-follower", "--dataset", str(root), "--results", str(res), "--no-progress"]
+    assert run.main([*base, "--sequences", "Jogging-1"]) == 0  # another toolkit's spelling
+    out = capsys.readouterr().out
+    assert "1 done, 0 skipped (already done), 0 failed" in out
+    assert results.read_boxes(res / "OTB" / "test-follower" / "Jogging.1.txt").shape == (307, 4)
+
+    (root / "David" / "img" / "0400.jpg").unlink()  # David is now broken
+    code = run.main(base)
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "2 done, 1 skipped (already done), 1 failed" in captured.out
+    assert "FAILED David: MissingDataError: sequence David: 1 of 471 frames are missing" in captured.out
+    assert "0400.jpg" in captured.out and "failures.log" in captured.err
+    assert "note: 4 of the 100 OTB2015 sequences" in captured.err
+    assert results.read_boxes(res / "OTB" / "test-follower" / "BlurCar1.txt").shape == (742, 4)
+    assert "David: MissingDataError" in (res / "OTB" / "test-follower" / run.FAILURES_LOG).read_text()
+
+    # --benchmark otb2013 reads the folder as OTB2013 (BlurCar1 is not in it)
+    assert run.main([*base, "--benchmark", "otb2013", "--sequences", "BlurCar1"]) == 2
+    assert "OTB2013 does not contain BlurCar1" in capsys.readouterr().err
+
+
+def test_cli_usage_errors_are_error_lines(tmp_path, capsys, no_tracker_modules):
+    root = _make_otb_folder(tmp_path / "data", SPECS)
+    registry.register("test-follower")(lambda **kw: Follower())
+    base = ["--tracker", "test-follower", "--results", str(tmp_path / "res"), "--no-progress"]
+    assert run.main([*base, "--dataset", str(root), "--sequences", "alpha,delta"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "delta" in err and "Traceback" not in err
+    assert run.main([*base, "--dataset", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --dataset" in err and "nowhere: no such folder" in err
+    with pytest.raises(SystemExit) as exc:
+        run.main(base)  # no --dataset at all
+    assert exc.value.code == 2 and "--dataset" in capsys.readouterr().err
+
+
+def test_an_unwritable_results_folder_is_found_before_tracking(tmp_path, dataset, capsys, no_tracker_modules):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the results folder should go")
+    with pytest.raises(OSError, match=r"cannot write results to .*not_a_folder/tiny/Follower .*nothing was tracked"):
+        run.run_tracker(Follower, dataset, blocker, progress=False)
+    assert Follower.calls == []  # nothing tracked, not a full sequence then a traceback
+    registry.register("test-follower")(lambda **kw: Follower())
+    root = tmp_path / "data"  # the fixture's folder
+    code = run.main(["--tracker", "test-follower", "--dataset", str(root), "--results", str(blocker), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: cannot write results to") and "Traceback" not in err
+    assert Follower.calls == []
+
+
+def test_a_result_file_with_the_wrong_row_count_is_tracked_again(tmp_path, dataset, no_tracker_modules):
+    out = tmp_path / "results"
+    rep = run.run_tracker(Follower, dataset, out, progress=False)
+    folder = out / "tiny" / "Follower"
+    gamma_before = (folder / "gamma.txt").read_bytes()
+    (folder / "alpha.txt").write_text("4.0,5.0,6.0,6.0\n5.0,5.0,6.0,6.0\n")  # truncated: 2 of 4 rows
+    (folder / "beta.txt").write_text("")  # empty
+    Follower.calls = []
+    rep = run.run_tracker(Follower, dataset, out, progress=False)
+    assert rep.done == ["alpha", "beta"] and rep.skipped == ["gamma"] and rep.failed == {}
+    assert "has 2 rows, the sequence has 4 frames" in rep.redone["alpha"] and "alpha.txt.bad" in rep.redone["alpha"]
+    assert "re-tracked beta:" in rep.summary()
+    np.testing.assert_array_equal(results.read_boxes(folder / "alpha.txt"), _gt(4, 3.0))
+    assert (folder / "alpha.txt.bad").read_text() == "4.0,5.0,6.0,6.0\n5.0,5.0,6.0,6.0\n"  # kept
+    assert (folder / "beta.txt.bad").read_text() == ""
+    assert (folder / "gamma.txt").read_bytes() == gamma_before  # the finished one untouched
+    assert set(results.load_results(out, "tiny", "Follower")) == {"alpha", "beta", "gamma"}
+    (folder / "alpha.txt").write_text("1,2,x,4\n")  # unreadable: a second .bad beside the first
+    rep = run.run_tracker(Follower, dataset, out, progress=False)
+    assert rep.done == ["alpha"] and "alpha.txt:1: not a number" in rep.redone["alpha"]
+    assert (folder / "alpha.txt.bad.1").read_text() == "1,2,x,4\n"
+
+
+def test_result_files_respect_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = results.write_boxes(tmp_path / "a.txt", np.ones((2, 4)))
+        assert p.stat().st_mode & 0o777 == 0o644
+        os.umask(0o027)
+        q = results.write_times(tmp_path / "b_time.txt", np.ones(2))
+        assert q.stat().st_mode & 0o777 == 0o640
+        p.chmod(0o664)  # rewriting a file keeps its mode
+        results.write_boxes(p, np.zeros((2, 4)))
+        assert p.stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)
+
+
+def test_a_second_run_skips_the_sequence_another_run_holds(tmp_path, dataset, capsys, monkeypatch, no_tracker_modules):
+    out = tmp_path / "results"
+    folder = out / "tiny" / "Follower"
+    held = results.SequenceLock(folder, "beta")
+    assert held.acquire()
+    assert not results.SequenceLock(folder, "beta").acquire()  # one holder at a time
+    rep = run.run_tracker(Follower, dataset, out, progress=False)
+    assert rep.done == ["alpha", "gamma"] and list(rep.busy) == ["beta"]
+    assert f"pid {os.getpid()}" in rep.busy["beta"]
+    assert "1 busy (another run is tracking them)" in rep.summary() and "BUSY beta" in rep.summary()
+    assert not (folder / "beta.txt").exists()
+    held.release()
+    assert not held.path.exists()
+    rep = run.run_tracker(Follower, dataset, out, progress=False)
+    assert rep.done == ["beta"] and rep.skipped == ["alpha", "gamma"] and rep.busy == {}
+    assert not any(p.name.endswith(".lock") for p in folder.iterdir())  # locks are removed
+
+    # the command line says so and does not claim a complete run
+    registry.register("test-follower")(lambda **kw: Follower())
+    monkeypatch.setattr(run, "_load_dataset", lambda path, benchmark, names: (dataset, benchmark, names))
+    tf = out / "tiny" / "test-follower"
+    with results.SequenceLock(tf, "alpha"):
+        code = run.main(["--tracker", "test-follower", "--dataset", "x", "--results", str(out), "--no-progress"])
+    assert code == 1 and "BUSY alpha" in capsys.readouterr().out
+
+
+def test_stale_temp_files_of_a_killed_run_are_removed(tmp_path, dataset, no_tracker_modules):
+    out = tmp_path / "results"
+    folder = out / "tiny" / "Follower"
+    folder.mkdir(parents=True)
+    (folder / ".alpha.txt.k3j4.tmp").write_text("1,2")
+    (folder / ".alpha_time.txt.x.tmp").write_text("0.1")
+    (folder / ".alphabet.txt.y.tmp").write_text("another sequence's")
+    run.run_tracker(Follower, dataset, out, progress=False)
+    hidden = sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+    assert hidden == [".alphabet.txt.y.tmp"]
+
+
+def test_a_result_cut_inside_its_last_number_is_not_finished(tmp_path):
+    """Found by tests/test_faults.py (seed 5): "...,12.0,12.0\\n" cut to "...,12.0,1" still has
+    four numbers on every row and the right row count."""
+    p = results.write_boxes(tmp_path / "s.txt", np.full((3, 4), 12.0))
+    assert results.check_result(p, 3) is None
+    p.write_bytes(p.read_bytes()[:-3])
+    assert results.read_boxes(p).shape == (3, 4)
+    assert results.check_result(p, 3) == f"{p} does not end with a line break (cut short while written or copied?)"
+    assert "has 3 rows, the sequence has 4 frames" in results.check_result(results.write_boxes(p, np.ones((3, 4))), 4)
+    p.write_text("")
+    assert results.check_result(p, 3) == f"{p} has 0 rows, the sequence has 3 frames"

@@ -8,7 +8,7 @@ import pytest
 
 from rankatt_lib import registry
 from rankatt_lib.__main__ import main
-from rankatt_lib.video import VideoError, open_video, parse_box, track_video
+from rankatt_lib.video import DamagedFrameError, VideoError, open_video, parse_box, track_video
 
 W, H, N, S = 96, 72, 12, 16
 
@@ -127,3 +127,129 @@ def test_cli(frame_dir, tmp_path, capsys):
     assert "outside" in capsys.readouterr().err
     assert main(["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "nope", "--no-progress"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 18: order, damage, outputs
+
+
+class Counting:
+    """Keeps its box; counts inits (a tracker that must not run when the output is bad)."""
+
+    inits = 0
+
+    def init(self, image, box):
+        Counting.inits += 1
+        self.box = np.asarray(box, float)
+
+    def update(self, image):
+        return self.box
+
+
+@pytest.fixture()
+def counting():
+    registry.register("counting-test", replace=True)(lambda **kw: Counting())
+    Counting.inits = 0
+    yield Counting
+    registry.unregister("counting-test")
+
+
+def test_unpadded_frame_names_are_tracked_in_frame_order(tmp_path):
+    """ffmpeg's 1.png ... 12.png: text order would be 1, 10, 11, 12, 2, ..."""
+    d = tmp_path / "ffmpeg"
+    d.mkdir()
+    for t in range(N):
+        cv2.imwrite(str(d / f"{t + 1}.png"), cv2.cvtColor(scene(t)[0], cv2.COLOR_RGB2BGR))
+    assert [f.name for f in open_video(d)._files] == [f"{t + 1}.png" for t in range(N)]
+    boxes = track_video(d, (20, 28, S, S), tracker="kcf", progress=False)
+    truth = np.array([scene(t)[1] for t in range(N)], dtype=float)
+    assert np.abs(boxes[:, :2] - truth).max() < 1.5  # row k is frame k
+
+
+def _truncate_jpeg(frame_dir, t):
+    """Replace frame t of the fixture by a JPEG cut in half; returns its path."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(scene(t)[0], cv2.COLOR_RGB2BGR))
+    bad = frame_dir / f"{t:04d}.jpg"
+    (frame_dir / f"{t:04d}.png").unlink()
+    bad.write_bytes(buf.tobytes()[: len(buf) // 2])
+    return bad
+
+
+def test_a_truncated_frame_is_an_error_naming_it_or_skipped_on_request(frame_dir, tmp_path, capsys):
+    bad = _truncate_jpeg(frame_dir, 5)
+    out = tmp_path / "b.txt"
+    with pytest.raises(DamagedFrameError, match=r"damaged frame .*0005\.jpg: truncated JPEG"):
+        track_video(frame_dir, (20, 28, S, S), tracker="kcf", out=out, progress=False)
+    assert not out.exists() and np.loadtxt(f"{out}.partial", delimiter=",").shape == (5, 4)
+    with pytest.warns(UserWarning, match=r"0005\.jpg.*frame skipped"):
+        boxes = track_video(frame_dir, (20, 28, S, S), tracker="kcf", progress=False, damaged="skip")
+    assert boxes.shape == (N, 4) and np.isnan(boxes[5]).all() and not np.isnan(np.delete(boxes, 5, 0)).any()
+    truth = np.array([scene(t)[1] for t in range(N)], dtype=float)
+    assert np.abs(np.delete(boxes[:, :2] - truth, 5, 0)).max() < 1.5
+
+    assert main(["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "kcf", "--no-progress"]) == 2
+    assert str(bad) in capsys.readouterr().err
+    with pytest.warns(UserWarning):
+        argv = ["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "kcf", "--no-progress", "--skip-damaged"]
+        assert main(argv) == 0
+    assert "nan,nan,nan,nan" in capsys.readouterr().out
+
+
+def test_a_frame_of_another_size_is_an_error(frame_dir):
+    cv2.imwrite(str(frame_dir / "0007.png"), np.zeros((H // 2, W, 3), np.uint8))
+    with pytest.raises(VideoError, match=rf"frame .*0007\.png is {W}x{H // 2} but 0000\.png is {W}x{H}"):
+        track_video(frame_dir, (20, 28, S, S), tracker="kcf", progress=False)
+
+
+def test_a_bad_out_path_is_refused_before_tracking(frame_dir, tmp_path, counting, capsys):
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    with pytest.raises(VideoError, match=r"--out .*a_folder is a folder"):
+        track_video(frame_dir, (20, 28, S, S), tracker="counting-test", out=folder, progress=False)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(VideoError, match=r"--out .*a_file/boxes\.txt cannot be written"):
+        track_video(frame_dir, (20, 28, S, S), tracker="counting-test", out=a_file / "boxes.txt", progress=False)
+    with pytest.raises(VideoError, match=r"--render .*a_file/r\.avi cannot be written"):
+        track_video(frame_dir, (20, 28, S, S), tracker="counting-test", render=a_file / "r.avi", progress=False)
+    assert counting.inits == 0  # refused before any work
+    argv = ["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "counting-test", "--out", str(folder)]
+    rc = main([*argv, "--no-progress"])
+    assert rc == 2 and "is a folder" in capsys.readouterr().err and counting.inits == 0
+
+
+def test_boxes_survive_an_out_file_that_fails_at_the_end(frame_dir, tmp_path, counting, monkeypatch):
+    from rankatt_lib import video
+
+    out = tmp_path / "b.txt"
+    real = video.atomic_write_text
+
+    def fail_for_out(path, text):
+        if str(path) == str(out):
+            raise OSError(28, "No space left on device")
+        return real(path, text)
+
+    monkeypatch.setattr(video, "atomic_write_text", fail_for_out)
+    msg = rf"cannot write .*b\.txt \(No space left on device\); the {N} boxes are in .*b\.txt\.partial"
+    with pytest.raises(VideoError, match=msg):
+        track_video(frame_dir, (20, 28, S, S), tracker="counting-test", out=out, progress=False)
+    np.testing.assert_allclose(np.loadtxt(f"{out}.partial", delimiter=","), np.tile([20, 28, S, S], (N, 1)))
+
+
+def test_errors_show_the_users_own_box(frame_dir, capsys):
+    assert main(["track", str(frame_dir), "--box", "100,100,10,10", "--tracker", "kcf", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "[100.0, 100.0, 10.0, 10.0]" in err and "outside" in err and "101" not in err
+
+
+def test_out_files_respect_the_umask(frame_dir, tmp_path, counting):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        track_video(frame_dir, (20, 28, S, S), tracker="counting-test", out=tmp_path / "o.txt", progress=False)
+        assert (tmp_path / "o.txt").stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        track_video(frame_dir, (20, 28, S, S), tracker="counting-test", out=tmp_path / "p.txt", progress=False)
+        assert (tmp_path / "p.txt").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
