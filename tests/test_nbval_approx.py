@@ -61,6 +61,9 @@ def test_integers_and_identifiers_are_exact_unless_said_otherwise() -> None:
     assert not ok("order [0, 2, 1]", "order [0, 1, 2]", tol).ok
     assert not ok("ranked 1st", "ranked 2nd", tol).ok
     assert not ok("(x1.91 per frame)", "(x1.90 per frame)", tol).ok               # glued to a letter
+    assert ok("range 0.0471..0.0512", "range 0.0474..0.0510", tol).ok            # a range: two numbers
+    assert not ok("range 0.045..0.091", "range 0.045..0.051", tol).ok
+    assert not ok("version 1.2.4", "version 1.2.3", tol).ok                        # 1.2 then text .3
     assert ok("966 cells", "970 cells", Tolerance(itol=5)).ok
     assert not ok("950 cells", "970 cells", Tolerance(itol=5)).ok
     assert ok("7042 (x 1.90)", "7065 (x 1.90)", Tolerance(irtol=0.01, rtol=0.01)).ok

@@ -15,8 +15,8 @@ nbval then compares that cell's text outputs (streams, ``text/plain``, ``text/ht
 * every integer (``72``, ``966``; no point, no exponent) must be *equal* unless the marker gives
   ``itol`` (absolute) or ``irtol`` (relative): frame numbers, counts and orders are claims.
 
-A number glued to a letter, an underscore or a point on its left (``c65``, ``syn_test_000``,
-``conv4_3``, ``x1.90``) is part of the text, not a number, and is compared exactly.
+A number glued to a letter or an underscore on its left (``c65``, ``syn_test_000``, ``conv4_3``,
+``x1.90``) is part of the text, not a number, and is compared exactly.
 
 Options: ``rtol``, ``atol``, ``itol``, ``irtol`` (all default 0). A marker with an unknown option,
 a malformed value or no reason after the colon is an error (the cell is named).
@@ -37,9 +37,10 @@ _OPTION = re.compile(r"^(?P<key>[a-z]+)=(?P<value>[-+0-9.eE]+)$")
 OPTIONS = ("rtol", "atol", "itol", "irtol")
 
 # A number: optional sign, digits with an optional fraction, an optional exponent; not glued to a
-# letter, digit, underscore or point on the left (identifiers such as c65, conv4_3 stay text) nor to
-# a letter, digit or underscore on the right (1st, 2nd stay text).
-NUMBER = re.compile(r"(?<![A-Za-z0-9_.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![A-Za-z0-9_])")
+# letter, digit or underscore on the left (identifiers such as c65, conv4_3 stay text), nor to a
+# digit and a point (the 3 of 1.2.3), nor to a letter, digit or underscore on the right (1st, 2nd
+# stay text). A range such as 0.045..0.051 is two numbers.
+NUMBER = re.compile(r"(?<![A-Za-z0-9_])(?<!\d\.)[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![A-Za-z0-9_])")
 _SPACE = re.compile(r"\s+")
 
 
