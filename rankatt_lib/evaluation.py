@@ -473,7 +473,9 @@ def score_dataset(
 
     Args:
         results: sequence name -> ``(N, 4)`` predicted boxes (e.g. from
-            :func:`rankatt_lib.results.load_results`). Names that are not in the dataset are ignored.
+            :func:`rankatt_lib.results.load_results`). Names that are not in the dataset are ignored;
+            other toolkits' spellings (``Jogging-1``, ``Jogging_1``, ``Human4`` for ``Human4.2``)
+            are matched with :func:`rankatt_lib.results.match_names`.
         dataset: iterable of sequences, each with ``name``, ``gt`` ``(N, 4)`` and ``attributes``
             (a tuple of codes; a sequence without the attribute is treated as having none).
         protocol: one of :data:`PROTOCOLS`.
@@ -496,6 +498,12 @@ def score_dataset(
             raise KeyError(f"sequences not in the dataset: {', '.join(unknown)}")
         wanted_set = set(wanted)
         sequences = [s for s in sequences if s.name in wanted_set]
+    if any(s.name not in results for s in sequences):
+        # Results named in another toolkit's spelling (Jogging-1, Jogging_1, Human4): match them.
+        from .results import match_names
+
+        matched = match_names(results, [s.name for s in sequences])
+        results = {n: results[r] for n, r in matched.items()}
     absent = [s.name for s in sequences if s.name not in results]
     if absent and missing == "error":
         raise KeyError(f"no result for {len(absent)} sequence(s): {', '.join(absent)}")
