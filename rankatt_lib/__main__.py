@@ -4,12 +4,15 @@
     python -m rankatt_lib track VIDEO --box x,y,w,h [--tracker NAME] [--out boxes.txt] [--render out.mp4]
         [--skip-damaged]
     python -m rankatt_lib trackers
+    python -m rankatt_lib export RESULTS --toolkit got10k|pysot|pytracking|otb-mat --out DIR [--dataset DIR]
+    python -m rankatt_lib import FOLDER --results ROOT --benchmark NAME [--tracker NAME] [--dataset DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from . import __version__, device
 
@@ -33,6 +36,36 @@ def main(argv: list[str] | None = None) -> int:
         help="skip a damaged (truncated) frame with a warning, its row nan (default: stop with an error)",
     )
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ex = sub.add_parser(
+        "export",
+        help="write a tracker's results in another toolkit's layout (and pysot's OTB json)",
+        description="Write one tracker's results folder (this project's layout) in the layout and sequence "
+        "spelling of got10k (results/OTB2015/T/Human4.txt, times/), pysot (Jogging-1.txt), pytracking "
+        "(Jogging_1.txt, tabs, _time.txt) or the OTB MATLAB toolkit (jogging-1_T.mat). --pysot-json with "
+        "--dataset OTB_DIR writes pysot's OTB100.json / CVPR13.json / OTB50.json for the complete versions.",
+    )
+    ex.add_argument("results", nargs="?", default=None, help="a tracker folder, e.g. results/OTB/rankatt")
+    ex.add_argument("--toolkit", required=True, choices=("got10k", "pysot", "pytracking", "otb-mat"))
+    ex.add_argument("--out", required=True, help="the toolkit's results folder (e.g. results/OTB2015 for got10k)")
+    ex.add_argument("--tracker", default=None, help="the tracker's name there (default: the folder's name)")
+    ex.add_argument("--dataset", default=None, help="the dataset folder (ground truth for .mat; pysot's json)")
+    ex.add_argument("--pysot-json", action="store_true", help="write pysot's OTB json files from --dataset")
+    ex.add_argument("--json-out", default=None, help="where pysot's json files go (default: --out)")
+    im = sub.add_parser(
+        "import",
+        help="read another toolkit's results folder into this project's layout",
+        description="Read a results folder of got10k, pysot, pytracking (any sequence spelling, timing beside "
+        "the boxes or in times/) or OTB MATLAB .mat files into RESULTS/BENCHMARK/TRACKER/<sequence>.txt, "
+        "where every protocol here can score it. An existing result with other boxes is never replaced "
+        "unless --overwrite.",
+    )
+    im.add_argument("folder", help="the toolkit's tracker folder (or a folder of <seq>_<tracker>.mat files)")
+    im.add_argument("--results", required=True, help="this project's results root (e.g. results)")
+    im.add_argument("--benchmark", required=True, help="benchmark folder under --results (e.g. OTB)")
+    im.add_argument("--tracker", default=None, help="tracker folder name here (default: the source's name)")
+    im.add_argument("--source-tracker", default=None, help="which tracker's .mat files (when several)")
+    im.add_argument("--dataset", default=None, help="keep only this dataset's sequences, under its names")
+    im.add_argument("--overwrite", action="store_true", help="replace existing results with other boxes")
     args = parser.parse_args(argv)
 
     if args.command in (None, "info"):
@@ -80,8 +113,76 @@ def main(argv: list[str] | None = None) -> int:
             for b in boxes:
                 print(",".join(f"{v:.2f}" for v in b))
         return 0
+    if args.command in ("export", "import"):
+        try:
+            return _export(args) if args.command == "export" else _import(args)
+        except (ValueError, KeyError, OSError) as exc:
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            print(f"error: {msg}", file=sys.stderr)
+            return 2
     parser.error(f"unknown command {args.command!r}")
     return 2
+
+
+def _dataset(path: str) -> Any:
+    from .run import UsageError, _load_dataset
+
+    try:
+        return _load_dataset(path)[0]
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import toolkits
+
+    if args.pysot_json and not args.dataset:
+        raise ValueError("--pysot-json needs --dataset, the OTB folder the json describes")
+    if args.results is None and not args.pysot_json:
+        raise ValueError("nothing to export: give a results folder (or --pysot-json --dataset OTB_DIR)")
+    if args.results is not None:
+        src = Path(args.results)
+        found = toolkits.read_results_folder(src)
+        ds = _dataset(args.dataset) if args.dataset else None
+        names = toolkits.project_names(found.boxes, ds.names if ds is not None else None)
+        boxes = {names[k]: v for k, v in found.boxes.items() if k in names}
+        times = {names[k]: v for k, v in found.times.items() if k in names}
+        tracker = args.tracker or src.resolve().name
+        gt = None
+        if args.toolkit == "otb-mat" and ds is not None:
+            gt = {s.name: s.gt for s in ds if s.name in boxes}
+        files = toolkits.export_results(boxes, args.out, args.toolkit, tracker, times=times, ground_truth=gt)
+        print(
+            f"wrote {len(files)} files for {len(boxes)} sequences of {tracker} in {args.toolkit}'s layout "
+            f"under {args.out}"
+        )
+    if args.pysot_json:
+        from .data import MissingDataError
+
+        try:
+            written = toolkits.write_pysot_json(args.dataset, args.json_out or args.out)
+        except MissingDataError as exc:
+            raise ValueError(f"pysot json: {exc}") from None
+        print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import toolkits
+
+    src = Path(args.folder)
+    names = list(_dataset(args.dataset).names) if args.dataset else None
+    tracker = args.tracker or args.source_tracker or src.resolve().name
+    written = toolkits.import_results(
+        src, args.results, args.benchmark, tracker,
+        source_tracker=args.source_tracker, dataset_names=names, overwrite=args.overwrite,
+    )
+    print(f"imported {len(written)} sequences into {Path(args.results) / args.benchmark / tracker}")
+    return 0
 
 
 if __name__ == "__main__":

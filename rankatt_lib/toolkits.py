@@ -51,6 +51,7 @@ __all__ = [
     "toolkit_name",
     "ToolkitResults",
     "read_results_folder",
+    "project_names",
     "export_results",
     "import_results",
     "write_otb_mat",
@@ -293,8 +294,14 @@ def _read_mat_folder(d: Path, mats: list[Path], tracker: str | None) -> ToolkitR
     return out
 
 
-def _canonical(names: Iterable[str], dataset_names: Iterable[str] | None) -> dict[str, str]:
-    """found name -> this project's name (the dataset's when given, else OTB's when it is one)."""
+def project_names(names: Iterable[str], dataset_names: Iterable[str] | None) -> dict[str, str]:
+    """Found result name -> this project's name: the dataset's (results for other sequences are left
+    out) when ``dataset_names`` is given, else OTB's for OTB sequences (``Jogging-1`` ->
+    ``Jogging.1``) and the name as found for any other.
+
+    Raises:
+        ValueError: two results for one sequence.
+    """
     found = list(names)
     if dataset_names is not None:
         matched = res.match_names(found, list(dataset_names))
@@ -343,7 +350,7 @@ def import_results(
         FileExistsError: a result file exists with other content (named), unless ``overwrite``.
     """
     found = read_results_folder(folder, source_tracker)
-    names = _canonical(found.boxes, dataset_names)
+    names = project_names(found.boxes, dataset_names)
     if not names:
         raise ValueError(f"{folder}: none of its results is a sequence of the dataset")
     planned = []

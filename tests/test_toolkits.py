@@ -310,3 +310,62 @@ def test_got10k_report_on_an_exported_folder_equals_our_got10k_protocol(otb, tmp
         f"got10k report: AUC {overall['success_score']:.6f} precision {overall['precision_score']:.6f}; "
         f"ours (got10k protocol): AUC {ours.auc:.6f} precision {ours.precision:.6f}"
     )
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize("toolkit", toolkits.TOOLKITS)
+def test_cli_export_then_import(otb, tmp_path, capsys, toolkit):
+    from rankatt_lib.__main__ import main
+
+    for n, p in otb.preds.items():
+        results.write_boxes(results.result_path(tmp_path / "res", "OTB", "mine", n), p)
+        results.write_times(results.times_path(tmp_path / "res", "OTB", "mine", n), otb.times[n])
+    code = main(["export", str(tmp_path / "res" / "OTB" / "mine"), "--toolkit", toolkit,
+                 "--out", str(tmp_path / "theirs"), "--dataset", str(otb.root)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert f"sequences of mine in {toolkit}'s layout" in out.out
+    src = tmp_path / "theirs" if toolkit == "otb-mat" else tmp_path / "theirs" / "mine"
+    assert main(["import", str(src), "--results", str(tmp_path / "back"), "--benchmark", "OTB",
+                 "--tracker", "mine", "--dataset", str(otb.root)]) == 0
+    assert f"imported {len(NAMES)} sequences" in capsys.readouterr().out
+    back = results.load_results(tmp_path / "back", "OTB", "mine")
+    for n in NAMES:
+        np.testing.assert_array_equal(back[n], otb.preds[n])
+    # a second import over a changed result is refused, naming the file; nothing is replaced
+    changed = results.result_path(tmp_path / "back", "OTB", "mine", "Deer")
+    results.write_boxes(changed, otb.preds["Deer"] + 2.0)
+    assert main(["import", str(src), "--results", str(tmp_path / "back"), "--benchmark", "OTB",
+                 "--tracker", "mine"]) == 2
+    assert "Deer.txt exists with other boxes" in capsys.readouterr().err
+    np.testing.assert_array_equal(results.read_boxes(changed), otb.preds["Deer"] + 2.0)
+
+
+def test_cli_export_errors_are_clear(otb, tmp_path, capsys):
+    from rankatt_lib.__main__ import main
+
+    assert main(["export", "--toolkit", "got10k", "--out", str(tmp_path)]) == 2
+    assert "nothing to export" in capsys.readouterr().err
+    assert main(["export", "--toolkit", "pysot", "--out", str(tmp_path), "--pysot-json"]) == 2
+    assert "--pysot-json needs --dataset" in capsys.readouterr().err
+    args = ["export", "--toolkit", "pysot", "--out", str(tmp_path), "--dataset", str(otb.root), "--pysot-json"]
+    assert main(args) == 2
+    assert "pysot json: OTB2015: 95 of 100 sequences are missing" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "nope"), "--toolkit", "pysot", "--out", str(tmp_path)]) == 2
+    assert "nope is not a folder of tracking results" in capsys.readouterr().err
+
+
+def test_cli_pysot_json_for_the_complete_versions(otb, tmp_path, capsys, monkeypatch):
+    """Only versions whose every sequence is on disk get a json (here CVPR13, made small)."""
+    from rankatt_lib import otb_meta
+    from rankatt_lib.__main__ import main
+
+    monkeypatch.setattr(otb_meta, "OTB2013", ("Deer", "Jogging.1", "Jogging.2"))
+    args = ["export", "--toolkit", "pysot", "--out", str(tmp_path), "--dataset", str(otb.root), "--pysot-json"]
+    assert main(args) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["CVPR13.json"]
+    meta = json.loads((tmp_path / "CVPR13.json").read_text())
+    assert sorted(meta) == ["Deer", "Jogging-1", "Jogging-2"]
+    assert meta["Jogging-2"]["gt_rect"] == otb.seqs["Jogging.2"].gt.tolist()
