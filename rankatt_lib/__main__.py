@@ -5,6 +5,7 @@
         [--skip-damaged]
     python -m rankatt_lib trackers
     python -m rankatt_lib export RESULTS --toolkit got10k|pysot|pytracking|otb-mat --out DIR [--dataset DIR]
+    python -m rankatt_lib score RESULTS --dataset DIR [--protocol NAME|all] [--explain]
     python -m rankatt_lib import FOLDER --results ROOT --benchmark NAME [--tracker NAME] [--dataset DIR]
 """
 
@@ -51,6 +52,21 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--dataset", default=None, help="the dataset folder (ground truth for .mat; pysot's json)")
     ex.add_argument("--pysot-json", action="store_true", help="write pysot's OTB json files from --dataset")
     ex.add_argument("--json-out", default=None, help="where pysot's json files go (default: --out)")
+    sc = sub.add_parser(
+        "score",
+        help="score a results folder (any toolkit's layout) under one or every protocol",
+        description="Score one tracker's results folder (this project's, got10k's, pysot's, pytracking's "
+        "or OTB MATLAB .mat files) on a dataset under one protocol or all of them; --explain says, per "
+        "sequence, why the numbers differ between protocols (frame 1 replaced, invalid ground-truth frames "
+        "masked or excluded, bad predictions replaced, Tiger1's frames 6-354, denominators).",
+    )
+    sc.add_argument("results", help="a tracker folder, e.g. results/OTB/rankatt or their_results/OTB100/SiamRPN")
+    sc.add_argument("--dataset", required=True, help="the dataset folder (an OTB folder or OTB-format sequences)")
+    sc.add_argument("--protocol", default="all", help="a protocol name or 'all' (default)")
+    sc.add_argument("--explain", action="store_true", help="per sequence: why the protocols disagree")
+    sc.add_argument("--explain-all", action="store_true", help="with --explain: also sequences that agree")
+    sc.add_argument("--source-tracker", default=None, help="which tracker's .mat files (when several)")
+    sc.add_argument("--skip-missing", action="store_true", help="score the sequences that have results")
     im = sub.add_parser(
         "import",
         help="read another toolkit's results folder into this project's layout",
@@ -113,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             for b in boxes:
                 print(",".join(f"{v:.2f}" for v in b))
         return 0
-    if args.command in ("export", "import"):
+    if args.command in ("export", "import", "score"):
+        handler = {"export": _export, "import": _import, "score": _score}[args.command]
         try:
-            return _export(args) if args.command == "export" else _import(args)
+            return handler(args)
         except (ValueError, KeyError, OSError) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             print(f"error: {msg}", file=sys.stderr)
@@ -182,6 +199,44 @@ def _import(args: argparse.Namespace) -> int:
         source_tracker=args.source_tracker, dataset_names=names, overwrite=args.overwrite,
     )
     print(f"imported {len(written)} sequences into {Path(args.results) / args.benchmark / tracker}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from . import evaluation, toolkits
+    from .explain import explain_sequence, format_explanation
+
+    if args.protocol == "all":
+        protocols = evaluation.ALL_PROTOCOLS
+    elif args.protocol in evaluation.ALL_PROTOCOLS:
+        protocols = (args.protocol,)
+    else:
+        known = ", ".join(evaluation.ALL_PROTOCOLS)
+        raise ValueError(f"unknown protocol {args.protocol!r}; choose 'all' or one of {known}")
+    found = toolkits.read_results_folder(args.results, args.source_tracker)
+    ds = _dataset(args.dataset)
+    names = toolkits.project_names(found.boxes, ds.names)
+    boxes = {names[k]: v for k, v in found.boxes.items() if k in names}
+    missing = [n for n in ds.names if n not in boxes]
+    if missing and not args.skip_missing:
+        raise ValueError(
+            f"{args.results}: no result for {len(missing)} of {len(ds.names)} sequences of the dataset "
+            f"({', '.join(missing[:12])}{', ...' if len(missing) > 12 else ''}); --skip-missing scores the others"
+        )
+    sequences = [s for s in ds if s.name in boxes]
+    print(f"{args.results}: {len(sequences)} sequences of {ds.name}")
+    width = max(len(p) for p in protocols)
+    print(f"{'protocol':<{width}}  {'AUC':>7}  {'precision':>9}")
+    for p in protocols:
+        try:
+            s = evaluation.score_dataset(boxes, sequences, protocol=p)
+            print(f"{p:<{width}}  {s.auc:7.4f}  {s.precision:9.4f}")
+        except ValueError as exc:
+            print(f"{p:<{width}}  refused: {exc}")
+    if args.explain:
+        print()
+        explained = [explain_sequence(boxes[s.name], s.gt, s.name, protocols) for s in sequences]
+        print(format_explanation(explained, show_all=args.explain_all))
     return 0
 
 
