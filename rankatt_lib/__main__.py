@@ -7,6 +7,8 @@
     python -m rankatt_lib export RESULTS --toolkit got10k|pysot|pytracking|otb-mat --out DIR [--dataset DIR]
     python -m rankatt_lib score RESULTS --dataset DIR [--protocol NAME|all] [--explain]
     python -m rankatt_lib import FOLDER --results ROOT --benchmark NAME [--tracker NAME] [--dataset DIR]
+    python -m rankatt_lib run|bench|download|synthetic ...   (the same options as rankatt_lib.run,
+        rankatt_lib.bench, rankatt_lib.download and rankatt_lib.synthetic; --help lists them)
 """
 
 from __future__ import annotations
@@ -17,13 +19,30 @@ from typing import Any
 
 from . import __version__, device
 
+# Subcommands whose options belong to a library module's own command line: the arguments after the
+# name go to that module's main() unchanged, so each option is defined once.
+_DELEGATED: dict[str, tuple[str, str]] = {
+    "run": ("rankatt_lib.run", "run a tracker over a benchmark folder (resumable) into RESULTS/BENCHMARK/TRACKER"),
+    "bench": ("rankatt_lib.bench", "time the trackers on one sequence (ms per frame, fps), JSON report"),
+    "download": ("rankatt_lib.download", "download OTB-2013/2015, UAV123, TC128 (resumable, verified)"),
+    "synthetic": ("rankatt_lib.synthetic", "generate the synthetic OTB-format benchmark (deterministic)"),
+}
+
 
 def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in _DELEGATED:
+        import importlib
+
+        module = importlib.import_module(_DELEGATED[args_list[0]][0])
+        return int(module.main(args_list[1:]) or 0)
     parser = argparse.ArgumentParser(prog="rankatt", description="rankatt tracking library")
     parser.add_argument("--version", action="version", version=f"rankatt_lib {__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print the version and the device the library would use")
     sub.add_parser("trackers", help="list the registered trackers")
+    for name, (module, text) in _DELEGATED.items():
+        sub.add_parser(name, help=f"{text} (options: rankatt {name} --help; also python -m {module})")
     tr = sub.add_parser("track", help="track an object through a video file or a folder of frames")
     tr.add_argument("video", help="a video file (anything OpenCV decodes) or a folder of images")
     tr.add_argument("--box", required=True, help="x,y,w,h of the object in the first frame (0-based pixels)")
@@ -82,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     im.add_argument("--source-tracker", default=None, help="which tracker's .mat files (when several)")
     im.add_argument("--dataset", default=None, help="keep only this dataset's sequences, under its names")
     im.add_argument("--overwrite", action="store_true", help="replace existing results with other boxes")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
 
     if args.command in (None, "info"):
         print(f"rankatt_lib {__version__} on device {device()}")
