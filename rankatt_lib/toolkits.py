@@ -267,25 +267,37 @@ def read_results_folder(folder: str | os.PathLike[str], tracker: str | None = No
     return out
 
 
+def _mat_tracker(stems: list[str]) -> str | None:
+    """The tracker name shared by ``<sequence>_<tracker>`` file stems: the longest ``_``-separated
+    ending common to all of them (sequence names may hold ``_`` too), or ``None``."""
+    common: set[str] | None = None
+    for stem in stems:
+        parts = stem.split("_")
+        endings = {"_".join(parts[i:]) for i in range(1, len(parts))}
+        common = endings if common is None else common & endings
+    return max(common, key=len) if common else None
+
+
 def _read_mat_folder(d: Path, mats: list[Path], tracker: str | None) -> ToolkitResults:
-    by_tracker: dict[str, list[tuple[str, Path]]] = {}
-    for f in mats:
-        stem = f.name[: -len(_MAT_SUFFIX)]
-        seq, sep, trk = stem.partition("_")
-        if not sep or not seq or not trk:
-            raise ValueError(f"{f}: an OTB toolkit result file is named <sequence>_<tracker>.mat")
-        by_tracker.setdefault(trk, []).append((seq, f))
+    stems = [f.name[: -len(_MAT_SUFFIX)] for f in mats]
+    bad = [f for f, stem in zip(mats, stems, strict=True) if "_" not in stem.strip("_")]
+    if bad:
+        raise ValueError(f"{bad[0]}: an OTB toolkit result file is named <sequence>_<tracker>.mat")
     if tracker is None:
-        if len(by_tracker) > 1:
+        tracker = _mat_tracker(stems)
+        if tracker is None:
+            guesses = sorted({stem.partition("_")[2] for stem in stems})
             raise ValueError(
-                f"{d} holds .mat results of {len(by_tracker)} trackers ({', '.join(sorted(by_tracker))}); "
-                "say which one (tracker=... / --tracker)"
+                f"{d} holds .mat results of several trackers ({', '.join(guesses[:8])}"
+                f"{', ...' if len(guesses) > 8 else ''}); say which one (tracker=... / --source-tracker)"
             )
-        tracker = next(iter(by_tracker))
-    if tracker not in by_tracker:
-        raise ValueError(f"{d}: no <sequence>_{tracker}.mat file; trackers there: {', '.join(sorted(by_tracker))}")
+    suffix = f"_{tracker}"
+    chosen = [(stem[: -len(suffix)], f) for stem, f in zip(stems, mats, strict=True) if stem.endswith(suffix)]
+    chosen = [(seq, f) for seq, f in chosen if seq]
+    if not chosen:
+        raise ValueError(f"{d}: no <sequence>_{tracker}.mat file")
     out = ToolkitResults({}, layout="otb-mat")
-    for seq, f in by_tracker[tracker]:
+    for seq, f in chosen:
         r = read_otb_mat(f)
         out.boxes[seq] = r.boxes
         out.files[seq] = f
