@@ -218,6 +218,11 @@ def _import(args: argparse.Namespace) -> int:
         source_tracker=args.source_tracker, dataset_names=names, overwrite=args.overwrite,
     )
     print(f"imported {len(written)} sequences into {Path(args.results) / args.benchmark / tracker}")
+    if names is not None:
+        absent = [n for n in names if n not in written]
+        if absent:
+            shown = ", ".join(absent[:12]) + (", ..." if len(absent) > 12 else "")
+            print(f"note: no result in {src} for {len(absent)} sequence(s) of the dataset: {shown}", file=sys.stderr)
     return 0
 
 

@@ -380,3 +380,16 @@ def test_cli_pysot_json_for_the_complete_versions(otb, tmp_path, capsys, monkeyp
     meta = json.loads((tmp_path / "CVPR13.json").read_text())
     assert sorted(meta) == ["Deer", "Jogging-1", "Jogging-2"]
     assert meta["Jogging-2"]["gt_rect"] == otb.seqs["Jogging.2"].gt.tolist()
+
+
+def test_cli_import_names_the_sequences_without_a_result(otb, tmp_path, capsys):
+    from rankatt_lib.__main__ import main
+
+    toolkits.export_results({n: otb.preds[n] for n in ("Deer", "Tiger1")}, tmp_path / "theirs", "got10k", "T")
+    args = ["import", str(tmp_path / "theirs" / "T"), "--results", str(tmp_path / "res"), "--benchmark", "OTB",
+            "--dataset", str(otb.root)]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "imported 2 sequences" in captured.out
+    assert "no result in" in captured.err
+    assert "for 3 sequence(s) of the dataset: Human4.2, Jogging.1, Jogging.2" in captured.err
