@@ -190,6 +190,8 @@ def _export(args: argparse.Namespace) -> int:
         if args.toolkit == "otb-mat" and ds is not None:
             gt = {s.name: s.gt for s in ds if s.name in boxes}
         files = toolkits.export_results(boxes, args.out, args.toolkit, tracker, times=times, ground_truth=gt)
+        for note in toolkits.export_notes(boxes, args.toolkit):
+            print(f"note: {note}", file=sys.stderr)
         print(
             f"wrote {len(files)} files for {len(boxes)} sequences of {tracker} in {args.toolkit}'s layout "
             f"under {args.out}"

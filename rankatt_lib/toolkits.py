@@ -53,6 +53,7 @@ __all__ = [
     "read_results_folder",
     "project_names",
     "export_results",
+    "export_notes",
     "import_results",
     "write_otb_mat",
     "read_otb_mat",
@@ -463,6 +464,27 @@ def export_results(
         t_file = (folder / res.TIMES_DIR if toolkit == "got10k" else folder) / f"{theirs}{res.TIME_SUFFIX}"
         written.append(res.write_times(t_file, seq_times))
     return written
+
+
+def export_notes(boxes: Mapping[str, Any], toolkit: str) -> list[str]:
+    """What the toolkit will make of these trajectories' lengths, where it differs from here.
+
+    got10k's ``ExperimentOTB`` scores Tiger1 on all 354 frames (it has no init-omit rule) and
+    asserts one row per frame, so a Tiger1 tracked from frame 6 (349 rows, this project's OTB
+    loader) is rejected by its ``report()``.
+    """
+    _check_toolkit(toolkit)
+    notes = []
+    for name, arr in boxes.items():
+        info = otb_meta.SEQUENCES.get(name)
+        if toolkit != "got10k" or info is None or not info.init_omit:
+            continue
+        if len(arr) == info.n_annotated - info.init_omit:
+            notes.append(
+                f"{name}: {len(arr)} rows (tracked from frame {info.first + info.init_omit}); got10k scores all "
+                f"{info.n_annotated} frames and its report() will reject this file (track it with init_omit=False)"
+            )
+    return notes
 
 
 # --------------------------------------------------------------------------- pysot's metadata

@@ -393,3 +393,13 @@ def test_cli_import_names_the_sequences_without_a_result(otb, tmp_path, capsys):
     assert "imported 2 sequences" in captured.out
     assert "no result in" in captured.err
     assert "for 3 sequence(s) of the dataset: Human4.2, Jogging.1, Jogging.2" in captured.err
+
+
+def test_export_notes_got10k_tiger1(otb):
+    """got10k has no init-omit rule: a 349-row Tiger1 is flagged for got10k only."""
+    assert len(otb.preds["Tiger1"]) == 349
+    notes = toolkits.export_notes(otb.preds, "got10k")
+    assert len(notes) == 1 and notes[0].startswith("Tiger1: 349 rows (tracked from frame 6); got10k scores all 354")
+    for toolkit in ("pysot", "pytracking", "otb-mat"):
+        assert toolkits.export_notes(otb.preds, toolkit) == []
+    assert toolkits.export_notes({"Tiger1": np.zeros((354, 4))}, "got10k") == []
