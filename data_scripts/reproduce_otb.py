@@ -525,8 +525,8 @@ def timing_table(
     for t in trackers:
         inits, updates = [], []
         for n in names:
-            f = results.times_path(results_root, folder, t, n)
-            if f.is_file():
+            f = results.find_times(results.tracker_dir(results_root, folder, t), n)  # beside or times/
+            if f is not None:
                 times = results.read_times(f)
                 if len(times):
                     inits.append(times[0])

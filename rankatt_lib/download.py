@@ -781,3 +781,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(summarize(results), file=sys.stderr if any(r.status == "failed" for r in results) else sys.stdout)
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -36,6 +36,22 @@ The public toolkits disagree on the edge cases; each is a named protocol (see ``
 The denominator of every curve is the number of frames scored, except under ``pytracking`` where
 it is the number of frames with a valid ground truth.
 
+Variants, each named after the code it follows (:data:`PROTOCOL_VARIANTS`; the four names above
+keep computing what they always did):
+
+* ``pysot-toolkit``: StrangerZhang/pysot-toolkit, ``pysot/utils/statistics.py``: ``success_overlap``
+  masks (IoU -1) a ground-truth row where any value is ``<= 0`` (as ``pysot``), while
+  ``success_error`` masks the centre error (-1) only where a coordinate of the ground-truth *centre*
+  is ``<= 0``; ``pysot`` masks the centre error on every invalid row.
+* ``pysot-stvir``: STVIR/pysot, ``toolkit/utils/statistics.py``: ``success_overlap`` masks only rows
+  with ``w <= 0`` or ``h <= 0`` (its any-value line is left commented out, ``#TODO check all
+  dataset``), so a box touching the left or top border (``x <= 0``) is scored; centre as
+  ``pysot-toolkit``.
+* ``pytracking-all-frames``: visionml/pytracking, ``pytracking/analysis/extract_results.py`` with
+  ``exclude_invalid_frames=False``, the default its OTB, NFS and UAV analyses use: as
+  ``pytracking`` (which follows ``exclude_invalid_frames=True``) but the denominator is every scored
+  frame, so an invalid ground-truth frame counts as a failure.
+
 Details that follow the toolkits (``calcSeqErrRobust.m`` and pytracking's ``calc_seq_err_robust``):
 bad predictions are replaced by the previous (already replaced) box *before* frame 1 is overwritten
 by the ground truth, and only on frames whose ground-truth row holds no NaN. One MATLAB quirk is not
@@ -53,6 +69,8 @@ import numpy as np
 
 __all__ = [
     "PROTOCOLS",
+    "PROTOCOL_VARIANTS",
+    "ALL_PROTOCOLS",
     "PRECISION_THRESHOLDS",
     "SUCCESS_THRESHOLDS",
     "PRECISION_AT",
@@ -76,6 +94,12 @@ __all__ = [
 
 PROTOCOLS: tuple[str, ...] = ("otb", "got10k", "pysot", "pytracking")
 """Names accepted by ``protocol=``; ``"otb"`` (the MATLAB toolkit) is the default."""
+
+PROTOCOL_VARIANTS: tuple[str, ...] = ("pysot-toolkit", "pysot-stvir", "pytracking-all-frames")
+"""Further protocols, each one codebase's version of a toolkit's rule (see the module docstring)."""
+
+ALL_PROTOCOLS: tuple[str, ...] = PROTOCOLS + PROTOCOL_VARIANTS
+"""Every name ``protocol=`` accepts."""
 
 PRECISION_THRESHOLDS: np.ndarray = np.arange(51, dtype=np.float64)
 """Centre-error thresholds in pixels, 0..50 inclusive (counted with ``<=``)."""
@@ -111,20 +135,27 @@ class ProtocolRules:
         name: the protocol's name, one of :data:`PROTOCOLS`.
         replace_first_frame: overwrite the first scored prediction with the ground truth.
         invalid_gt: ``"mask"`` (IoU -1, centre error -1: fails success, passes precision),
-            ``"raw"`` (no masking) or ``"exclude"`` (IoU -1, centre error +inf, and the frame is left
-            out of the denominator).
+            ``"raw"`` (no masking), ``"exclude"`` (IoU -1, centre error +inf, and the frame is left
+            out of the denominator) or ``"fail"`` (IoU -1, centre error +inf, the frame stays in the
+            denominator).
         bad_prediction: ``"previous"`` (NaN / non-finite, w <= 0 or h <= 0 -> previous box),
             ``"as_given"``, or ``"zero_previous_else_raise"`` (w or h == 0 -> previous box; NaN,
             non-finite or negative size -> ``ValueError``).
         frame_ranges: lower-case sequence name -> :class:`FrameRange` (looked up case-insensitively);
             the Tiger1 rule.
+        iou_mask: under ``"mask"``, which ground-truth rows get IoU -1: ``"row"`` (any value not
+            finite or ``<= 0``) or ``"size"`` (w or h not ``> 0``; STVIR/pysot).
+        centre_mask: under ``"mask"``, which rows get centre error -1: ``"row"`` (as above) or
+            ``"centre"`` (a coordinate of the ground-truth centre not ``> 0``; both pysot codebases).
     """
 
     name: str
     replace_first_frame: bool
-    invalid_gt: Literal["mask", "raw", "exclude"]
+    invalid_gt: Literal["mask", "raw", "exclude", "fail"]
     bad_prediction: Literal["previous", "as_given", "zero_previous_else_raise"]
     frame_ranges: Mapping[str, FrameRange] = field(default_factory=dict)
+    iou_mask: Literal["row", "size"] = "row"
+    centre_mask: Literal["row", "centre"] = "row"
 
 
 TIGER1_FRAMES_6_TO_354: dict[str, FrameRange] = {"tiger1": FrameRange(n_gt_rows=354, first_frame=6)}
@@ -135,6 +166,11 @@ PROTOCOL_RULES: dict[str, ProtocolRules] = {
     "got10k": ProtocolRules("got10k", True, "raw", "as_given", {}),
     "pysot": ProtocolRules("pysot", False, "mask", "as_given", {}),
     "pytracking": ProtocolRules("pytracking", True, "exclude", "zero_previous_else_raise", TIGER1_FRAMES_6_TO_354),
+    "pysot-toolkit": ProtocolRules("pysot-toolkit", False, "mask", "as_given", {}, "row", "centre"),
+    "pysot-stvir": ProtocolRules("pysot-stvir", False, "mask", "as_given", {}, "size", "centre"),
+    "pytracking-all-frames": ProtocolRules(
+        "pytracking-all-frames", True, "fail", "zero_previous_else_raise", TIGER1_FRAMES_6_TO_354
+    ),
 }
 
 
@@ -283,7 +319,7 @@ def _rules(protocol: str) -> ProtocolRules:
     try:
         return PROTOCOL_RULES[protocol]
     except KeyError:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}") from None
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(ALL_PROTOCOLS)}") from None
 
 
 def _bad_prediction(box: np.ndarray) -> bool:
@@ -301,7 +337,7 @@ def score_sequence(
     Args:
         pred_boxes: ``(N, 4)`` predicted ``x, y, w, h`` per frame (frame 1 = the initial box).
         gt_boxes: ``(N, 4)`` ground truth.
-        protocol: one of :data:`PROTOCOLS` (default ``"otb"``, the MATLAB toolkit).
+        protocol: one of :data:`ALL_PROTOCOLS` (default ``"otb"``, the MATLAB toolkit).
         name: the sequence's name; enables per-sequence frame ranges (Tiger1 under ``otb`` and
             ``pytracking``: with 354 ground-truth rows only frames 6-354 are scored; the prediction
             may then have 354 rows or the 349 of frames 6-354).
@@ -369,8 +405,15 @@ def score_sequence(
         overlaps = iou(pred, gt)
     denominator = len(gt)
     if rules.invalid_gt == "mask":
+        with np.errstate(invalid="ignore"):
+            iou_masked = ~valid if rules.iou_mask == "row" else ~np.all(gt[:, 2:] > 0, axis=1)
+            centre = gt[:, :2] + (gt[:, 2:] - 1.0) / 2.0
+            centre_masked = ~valid if rules.centre_mask == "row" else ~np.all(centre > 0, axis=1)
+        overlaps[iou_masked] = -1.0
+        errors[centre_masked] = -1.0
+    elif rules.invalid_gt == "fail":
         overlaps[~valid] = -1.0
-        errors[~valid] = -1.0
+        errors[~valid] = np.inf
     elif rules.invalid_gt == "exclude":
         overlaps[~valid] = -1.0
         errors[~valid] = np.inf
@@ -473,7 +516,9 @@ def score_dataset(
 
     Args:
         results: sequence name -> ``(N, 4)`` predicted boxes (e.g. from
-            :func:`rankatt_lib.results.load_results`). Names that are not in the dataset are ignored.
+            :func:`rankatt_lib.results.load_results`). Names that are not in the dataset are ignored;
+            other toolkits' spellings (``Jogging-1``, ``Jogging_1``, ``Human4`` for ``Human4.2``)
+            are matched with :func:`rankatt_lib.results.match_names`.
         dataset: iterable of sequences, each with ``name``, ``gt`` ``(N, 4)`` and ``attributes``
             (a tuple of codes; a sequence without the attribute is treated as having none).
         protocol: one of :data:`PROTOCOLS`.
@@ -496,6 +541,12 @@ def score_dataset(
             raise KeyError(f"sequences not in the dataset: {', '.join(unknown)}")
         wanted_set = set(wanted)
         sequences = [s for s in sequences if s.name in wanted_set]
+    if any(s.name not in results for s in sequences):
+        # Results named in another toolkit's spelling (Jogging-1, Jogging_1, Human4): match them.
+        from .results import match_names
+
+        matched = match_names(results, [s.name for s in sequences])
+        results = {n: results[r] for n, r in matched.items()}
     absent = [s.name for s in sequences if s.name not in results]
     if absent and missing == "error":
         raise KeyError(f"no result for {len(absent)} sequence(s): {', '.join(absent)}")

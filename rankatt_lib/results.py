@@ -1,7 +1,8 @@
 """Trajectories on disk, in the layout pysot and got10k use.
 
 ``<root>/<benchmark>/<tracker>/<sequence>.txt`` holds one ``x,y,w,h`` line per frame (frame 1 =
-the initial box) and ``<sequence>_time.txt`` the seconds each frame took. Every file is written
+the initial box) and ``<sequence>_time.txt`` the seconds each frame took (got10k keeps its timing
+files in a ``times/`` sub-folder instead: :func:`find_times` reads both layouts). Every file is written
 atomically (a temporary file in the same folder, then :func:`os.replace`), so a result file that
 exists is complete: an interrupted run can resume by skipping the sequences whose file exists.
 
@@ -28,6 +29,10 @@ import numpy as np
 
 __all__ = [
     "TIME_SUFFIX",
+    "TIMES_DIR",
+    "find_times",
+    "result_key",
+    "match_names",
     "tracker_dir",
     "result_path",
     "times_path",
@@ -45,6 +50,9 @@ __all__ = [
 
 TIME_SUFFIX = "_time.txt"
 """Suffix of the per-frame timing file beside ``<sequence>.txt``."""
+
+TIMES_DIR = "times"
+"""Sub-folder where got10k's ``ExperimentOTB`` keeps ``<sequence>_time.txt`` (``experiments/otb.py``)."""
 
 _SEPARATORS = re.compile(r"[,\s]+")
 
@@ -70,6 +78,71 @@ def result_path(root: str | os.PathLike[str], benchmark: str, tracker: str, sequ
 def times_path(root: str | os.PathLike[str], benchmark: str, tracker: str, sequence: str) -> Path:
     """``<root>/<benchmark>/<tracker>/<sequence>_time.txt``."""
     return result_path(root, benchmark, tracker, sequence).with_name(f"{sequence}{TIME_SUFFIX}")
+
+
+def find_times(folder: str | os.PathLike[str], sequence: str) -> Path | None:
+    """The timing file of ``sequence`` in a tracker folder, or ``None``.
+
+    Looks for ``<folder>/<sequence>_time.txt`` (this project, pytracking) first, then
+    ``<folder>/times/<sequence>_time.txt`` (got10k's ``ExperimentOTB``).
+    """
+    d = Path(folder)
+    for p in (d / f"{sequence}{TIME_SUFFIX}", d / TIMES_DIR / f"{sequence}{TIME_SUFFIX}"):
+        if p.is_file():
+            return p
+    return None
+
+
+# Toolkits that call a one-target folder by its folder name although the benchmark's target has a
+# number: got10k's ``datasets/otb.py`` names Human4's only non-empty ground truth "Human4".
+_SINGLE_TARGET_ALIASES: dict[str, str] = {"human4": "human4.2"}
+
+
+def result_key(name: str) -> str:
+    """The spelling-free form of a sequence name used to match results to a dataset.
+
+    Case is ignored and ``-``, ``_`` and ``.`` are the same separator, so OTB's ``Jogging.1``,
+    pysot's ``Jogging-1`` (and ``jogging_1`` in its old result sets), pytracking's ``Jogging_1`` and
+    the OTB MATLAB toolkit's ``jogging-1`` all give ``jogging.1``.
+    """
+    return name.lower().replace("-", ".").replace("_", ".")
+
+
+def match_names(result_names: Any, dataset_names: Any) -> dict[str, str]:
+    """Which result belongs to which dataset sequence: dataset name -> result name.
+
+    An exact name wins; otherwise the names are compared with :func:`result_key`, and a result
+    called ``Human4`` (got10k's name) stands for ``Human4.2`` when the dataset has no ``Human4``.
+    Dataset sequences without a result are left out.
+
+    Raises:
+        ValueError: two results (e.g. ``Jogging-1.txt`` and ``Jogging_1.txt``) match one sequence,
+            naming both.
+    """
+    results_list = list(result_names)
+    dataset_list = list(dataset_names)
+    exact = set(results_list)
+    by_key: dict[str, list[str]] = {}
+    for r in results_list:
+        key = result_key(r)
+        by_key.setdefault(key, []).append(r)
+    dataset_keys = {result_key(n) for n in dataset_list}
+    for alias, target in _SINGLE_TARGET_ALIASES.items():
+        if alias in by_key and alias not in dataset_keys:
+            by_key.setdefault(target, []).extend(by_key[alias])
+    out: dict[str, str] = {}
+    for n in dataset_list:
+        if n in exact:
+            out[n] = n
+            continue
+        found = [r for r in by_key.get(result_key(n), []) if r not in dataset_list]
+        if len(found) > 1:
+            raise ValueError(
+                f"sequence {n!r}: several results match it ({', '.join(sorted(found))}); keep one"
+            )
+        if found:
+            out[n] = found[0]
+    return out
 
 
 def _umask() -> int:

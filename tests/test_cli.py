@@ -1,0 +1,41 @@
+"""Tests of the `rankatt` command line as a whole: the subcommands that hand their arguments to the
+library modules, and the top-level help."""
+
+from __future__ import annotations
+
+import pytest
+
+from rankatt_lib import data
+
+
+def test_delegated_subcommands_reach_the_library_modules(tmp_path, capsys):
+    """run, bench, download and synthetic pass their arguments to the modules' own main()."""
+    import subprocess
+    import sys
+
+    from rankatt_lib.__main__ import main
+
+    assert main(["download", "--list", "--dataset", "otb2013", "--sequences", "Jogging"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Jogging\t") and "Jogging.zip" in out
+
+    assert main(["synthetic", "--out", str(tmp_path / "syn"), "--split", "test", "--n-test", "2",
+                 "--n-train", "0", "--frames", "6", "6", "--size", "64", "48", "--no-progress"]) == 0
+    assert "test: 2 sequences, 12 frames" in capsys.readouterr().out
+    ds = data.OTBFormatDataset(tmp_path / "syn" / "test")
+    assert len(ds) == 2 and len(ds[0]) == 6
+
+    assert main(["run", "--tracker", "no-such-tracker", "--dataset", str(tmp_path / "syn" / "test")]) == 2
+    assert "unknown tracker 'no-such-tracker'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["bench", "--help"])
+    assert stop.value.code == 0 and "--device" in capsys.readouterr().out
+
+    top = subprocess.run([sys.executable, "-m", "rankatt_lib", "--help"], capture_output=True, text=True)
+    for name in ("run", "bench", "download", "synthetic", "score", "export", "import", "track"):
+        assert f"    {name}" in top.stdout
+    alone = subprocess.run(
+        [sys.executable, "-m", "rankatt_lib.download", "--list", "--dataset", "otb2013", "--sequences", "David"],
+        capture_output=True, text=True,
+    )
+    assert alone.returncode == 0 and alone.stdout.startswith("David\t")  # printed nothing before
