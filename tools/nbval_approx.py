@@ -145,7 +145,7 @@ def compare_text(new: str, committed: str, tol: Tolerance) -> Comparison:
         # locate the first line whose text (numbers aside) differs
         lines_new = [_SPACE.sub(" ", NUMBER.sub("#", ln)) for ln in new.splitlines()]
         lines_ref = [_SPACE.sub(" ", NUMBER.sub("#", ln)) for ln in committed.splitlines()]
-        where = next((i for i, (a, b) in enumerate(zip(lines_new, lines_ref)) if a != b),
+        where = next((i for i, (a, b) in enumerate(zip(lines_new, lines_ref, strict=False)) if a != b),
                      min(len(lines_new), len(lines_ref)))
         got = new.splitlines()[where] if where < len(new.splitlines()) else "<no line>"
         want = committed.splitlines()[where] if where < len(committed.splitlines()) else "<no line>"
@@ -153,7 +153,7 @@ def compare_text(new: str, committed: str, tol: Tolerance) -> Comparison:
                                   f"committed {want!r}, now {got!r}"])
     problems = []
     worst = (0.0, "")
-    for a, b in zip(num_new, num_ref):
+    for a, b in zip(num_new, num_ref, strict=True):
         integer = _is_integer(b) and _is_integer(a)
         va, vb = _value(a), _value(b)
         if not tol.allows(va, vb, integer):
@@ -181,7 +181,7 @@ def align_outputs(new: list, committed: list, tol: Tolerance, sanitize=lambda s:
     problems: list[str] = []
     if len(new) != len(committed):
         return out, problems
-    for o_new, o_ref in zip(out, committed):
+    for o_new, o_ref in zip(out, committed, strict=True):
         if o_new.get("output_type") != o_ref.get("output_type"):
             continue
         pairs = []

@@ -160,10 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
         reports = list(pool.map(lambda n: run_config(n, a.chapters, a.force), names))
-    print(f"\n| configuration | ATen | oneDNN ISA | MKL_CBWR | threads | cells passed | cells failed |")
+    print("\n| configuration | ATen | oneDNN ISA | MKL_CBWR | threads | cells passed | cells failed |")
     print("|---|---|---|---|---|---|---|")
     bad = 0
-    for n, rep in zip(names, reports):
+    for n, rep in zip(names, reports, strict=True):
         fp = fingerprint(n)
         passed, failed = failed_cells(rep)
         bad += len(failed)
