@@ -70,8 +70,9 @@ def _got10k_class() -> type:
     class RankattGot10kTracker(Got10kTracker):
         """A registered tracker as a ``got10k.trackers.Tracker`` (see :mod:`rankatt_lib.adapters`)."""
 
-        def __init__(self, tracker: str, name: str | None = None, is_deterministic: bool = False,
-                     **options: Any) -> None:
+        def __init__(
+            self, tracker: str, name: str | None = None, is_deterministic: bool = False, **options: Any
+        ) -> None:
             get_factory(tracker)  # an unknown name fails here, with the registered names
             super().__init__(name=name or tracker, is_deterministic=is_deterministic)
             self.tracker_name = tracker
@@ -118,8 +119,7 @@ def _got10k_class() -> type:
     return _CLASS
 
 
-def got10k_tracker(tracker: str, name: str | None = None, is_deterministic: bool = False,
-                   **options: Any) -> Any:
+def got10k_tracker(tracker: str, name: str | None = None, is_deterministic: bool = False, **options: Any) -> Any:
     """A ``got10k.trackers.Tracker`` running the registered tracker ``tracker``.
 
     Args:
