@@ -9,6 +9,7 @@
     python -m rankatt_lib import FOLDER --results ROOT --benchmark NAME [--tracker NAME] [--dataset DIR]
     python -m rankatt_lib run|bench|download|synthetic ...   (the same options as rankatt_lib.run,
         rankatt_lib.bench, rankatt_lib.download and rankatt_lib.synthetic; --help lists them)
+    python -m rankatt_lib vot TRACKER [--ini]   (a TraX tracker process for the VOT toolkit; rankatt_lib.vot)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _DELEGATED: dict[str, tuple[str, str]] = {
     "bench": ("rankatt_lib.bench", "time the trackers on one sequence (ms per frame, fps), JSON report"),
     "download": ("rankatt_lib.download", "download OTB-2013/2015, UAV123, TC128 (resumable, verified)"),
     "synthetic": ("rankatt_lib.synthetic", "generate the synthetic OTB-format benchmark (deterministic)"),
+    "vot": ("rankatt_lib.vot", "run a tracker as a TraX process for the VOT toolkit (--ini: its trackers.ini)"),
 }
 
 
