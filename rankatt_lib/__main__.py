@@ -1,14 +1,15 @@
 """Command line entry point: ``python -m rankatt_lib`` (or ``rankatt``).
 
     python -m rankatt_lib info
-    python -m rankatt_lib track VIDEO --box x,y,w,h [--tracker NAME] [--out boxes.txt] [--render out.mp4]
-        [--skip-damaged]
+    python -m rankatt_lib track VIDEO|FOLDER|CAMERA (--box x,y,w,h | --select) [--tracker NAME] [--frames a:b]
+        [--out boxes.txt] [--render out.mp4] [--skip-damaged]
     python -m rankatt_lib trackers
     python -m rankatt_lib export RESULTS --toolkit got10k|pysot|pytracking|otb-mat --out DIR [--dataset DIR]
     python -m rankatt_lib score RESULTS --dataset DIR [--protocol NAME|all] [--explain]
     python -m rankatt_lib import FOLDER --results ROOT --benchmark NAME [--tracker NAME] [--dataset DIR]
     python -m rankatt_lib run|bench|download|synthetic ...   (the same options as rankatt_lib.run,
         rankatt_lib.bench, rankatt_lib.download and rankatt_lib.synthetic; --help lists them)
+    python -m rankatt_lib vot TRACKER [--ini]   (a TraX tracker process for the VOT toolkit; rankatt_lib.vot)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _DELEGATED: dict[str, tuple[str, str]] = {
     "bench": ("rankatt_lib.bench", "time the trackers on one sequence (ms per frame, fps), JSON report"),
     "download": ("rankatt_lib.download", "download OTB-2013/2015, UAV123, TC128 (resumable, verified)"),
     "synthetic": ("rankatt_lib.synthetic", "generate the synthetic OTB-format benchmark (deterministic)"),
+    "vot": ("rankatt_lib.vot", "run a tracker as a TraX process for the VOT toolkit (--ini: its trackers.ini)"),
 }
 
 
@@ -43,12 +45,23 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("trackers", help="list the registered trackers")
     for name, (module, text) in _DELEGATED.items():
         sub.add_parser(name, help=f"{text} (options: rankatt {name} --help; also python -m {module})")
-    tr = sub.add_parser("track", help="track an object through a video file or a folder of frames")
-    tr.add_argument("video", help="a video file (anything OpenCV decodes) or a folder of images")
-    tr.add_argument("--box", required=True, help="x,y,w,h of the object in the first frame (0-based pixels)")
+    tr = sub.add_parser("track", help="track an object through a video file, a folder of frames or a webcam")
+    tr.add_argument(
+        "video", help="a video file (anything OpenCV decodes), a folder of images, or a webcam index (0, 1, ...)"
+    )
+    where = tr.add_mutually_exclusive_group(required=True)
+    where.add_argument("--box", help="x,y,w,h of the object in the first tracked frame (0-based pixels)")
+    where.add_argument(
+        "--select", action="store_true", help="draw the box on the first tracked frame (needs a display)"
+    )
     tr.add_argument("--tracker", default=None, help="a registered tracker (default: rankatt, else csrt)")
-    tr.add_argument("--out", default=None, help="write the boxes here, one x,y,w,h line per frame")
-    tr.add_argument("--render", default=None, help="write a copy of the video with the boxes drawn (.mp4/.avi)")
+    tr.add_argument("--frames", default=None, help="frames a to b only (1-based, inclusive: 10:250, or 10: to the end)")
+    tr.add_argument(
+        "--out", default=None, help="write the boxes here, one x,y,w,h line per frame (seconds: <out>_time.txt)"
+    )
+    tr.add_argument(
+        "--render", default=None, help="a copy with the boxes drawn (.mp4: H.264, for browsers; .avi: MJPG)"
+    )
     tr.add_argument("--device", default=None, help="cpu, cuda, cuda:N (trackers that use torch)")
     tr.add_argument(
         "--skip-damaged",
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "track":
         from .registry import get_factory
-        from .video import VideoError, default_tracker, parse_box, track_video
+        from .video import VideoError, default_tracker, parse_box, parse_frames, time_path, track_video
 
         name = args.tracker or default_tracker()
         kwargs = {}
@@ -123,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             get_factory(name)
             boxes = track_video(
                 args.video,
-                parse_box(args.box),
+                None if args.select else parse_box(args.box),
                 tracker=name,
+                frames=parse_frames(args.frames) if args.frames else None,
+                select=args.select,
                 out=args.out,
                 render=args.render,
                 progress=not args.no_progress,
@@ -141,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
             notes = "; ".join(getattr(exc, "__notes__", ()))
             print("\ninterrupted" + (f": {notes}" if notes else ""), file=sys.stderr)
             return 130
-        print(f"tracked {len(boxes)} frames with {name}" + (f"; boxes in {args.out}" if args.out else ""))
+        print(
+            f"tracked {len(boxes)} frames with {name}"
+            + (f"; boxes in {args.out}, seconds per frame in {time_path(args.out)}" if args.out else "")
+        )
         if args.render:
             print(f"rendered video: {args.render}")
         if not args.out:

@@ -253,3 +253,221 @@ def test_out_files_respect_the_umask(frame_dir, tmp_path, counting):
         assert (tmp_path / "p.txt").stat().st_mode & 0o777 == 0o600
     finally:
         os.umask(old)
+
+
+# --------------------------------------------------------------------------- issue 19: track ergonomics
+
+
+def _track_copy(frame_dir, tmp_path, numbers, box):
+    """Track a folder holding only the frames ``numbers`` (1-based) of ``frame_dir``."""
+    import shutil
+
+    sub = tmp_path / f"only_{numbers[0]}_{numbers[-1]}"
+    sub.mkdir()
+    files = sorted(frame_dir.iterdir())
+    for k in numbers:
+        shutil.copy(files[k - 1], sub / files[k - 1].name)
+    return track_video(sub, box, tracker="kcf", progress=False)
+
+
+def test_frames_range_tracks_only_those_frames(frame_dir, tmp_path):
+    from rankatt_lib.video import time_path
+
+    box3 = (*scene(2)[1], S, S)  # the object in frame 3
+    out = tmp_path / "r.txt"
+    boxes = track_video(frame_dir, box3, tracker="kcf", frames=(3, 8), out=out, progress=False)
+    assert boxes.shape == (6, 4)
+    np.testing.assert_array_equal(boxes[0], box3)
+    np.testing.assert_array_equal(boxes, _track_copy(frame_dir, tmp_path, range(3, 9), box3))
+    assert np.loadtxt(time_path(out)).shape == (6,)
+    to_end = track_video(frame_dir, box3, tracker="kcf", frames=(3, None), progress=False)
+    assert len(to_end) == N - 2
+
+
+def test_frames_range_in_a_video_file(video_file):
+    box3 = (*scene(2)[1], S, S)
+    boxes = track_video(video_file, box3, tracker="kcf", frames=(3, 10), progress=False)
+    assert boxes.shape == (8, 4)
+    truth = np.array([scene(t)[1] for t in range(2, 10)], dtype=float)
+    assert np.abs(boxes[:, :2] - truth).max() < 2.5
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("0:3", "frame numbers start at 1"),
+        ("5:2", "the last frame is before the first"),
+        ("abc", "--frames must be a:b"),
+        ("3", "--frames must be a:b"),
+    ],
+)
+def test_bad_frame_ranges(text, message):
+    from rankatt_lib.video import parse_frames
+
+    with pytest.raises(ValueError, match=message):
+        parse_frames(text)
+
+
+def test_frames_out_of_range_is_an_error_naming_the_video(frame_dir, video_file, counting, capsys):
+    from rankatt_lib.video import parse_frames
+
+    assert parse_frames("10:250") == (10, 250) and parse_frames("7:") == (7, None) and parse_frames(":4") == (1, 4)
+    with pytest.raises(VideoError, match=rf"--frames 5:20 is out of range: .*frames has {N} frames \(1:{N}\)"):
+        track_video(frame_dir, (20, 28, S, S), tracker="counting-test", frames=(5, 20), progress=False)
+    with pytest.raises(VideoError, match=rf"--frames {N + 1}: is out of range: .*clip.avi has {N} frames"):
+        track_video(video_file, (20, 28, S, S), tracker="counting-test", frames=(N + 1, None), progress=False)
+    assert counting.inits == 0
+    argv = ["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "counting-test", "--no-progress"]
+    assert main([*argv, "--frames", "3:99"]) == 2
+    assert f"error: --frames 3:99 is out of range: {frame_dir} has {N} frames" in capsys.readouterr().err
+    assert main([*argv, "--frames", "x"]) == 2
+    assert "error: --frames must be a:b" in capsys.readouterr().err
+
+
+class FakeCapture:
+    """Stands for cv2.VideoCapture(index): the test scene as BGR frames, then the end."""
+
+    opened: list = []
+
+    def __init__(self, index, n=N):
+        FakeCapture.opened.append(index)
+        self.n, self.k, self.released = (n if index != 3 else 0), 0, False
+
+    def isOpened(self):
+        return self.n > 0
+
+    def read(self):
+        if self.k >= self.n:
+            return False, None
+        self.k += 1
+        return True, cv2.cvtColor(scene(self.k - 1)[0], cv2.COLOR_RGB2BGR)
+
+    def get(self, prop):
+        return 0.0  # cameras often report no fps
+
+    def release(self):
+        self.released = True
+
+
+def test_a_webcam_index_is_tracked(frame_dir, tmp_path, monkeypatch, capsys):
+    FakeCapture.opened = []
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    boxes = track_video(1, (20, 28, S, S), tracker="kcf", progress=False)
+    assert FakeCapture.opened == [1]
+    # the same frames as the lossless PNG folder: the same boxes
+    np.testing.assert_array_equal(boxes, track_video(frame_dir, (20, 28, S, S), tracker="kcf", progress=False))
+    # a range on a camera: frames 4..9
+    part = track_video(0, (*scene(3)[1], S, S), tracker="kcf", frames=(4, 9), progress=False)
+    assert part.shape == (6, 4) and FakeCapture.opened[-1] == 0
+    # the command line: digits that are no file are a camera
+    out = tmp_path / "cam.txt"
+    assert main(["track", "1", "--box", "20,28,16,16", "--tracker", "kcf", "--out", str(out), "--no-progress"]) == 0
+    np.testing.assert_array_equal(np.loadtxt(out, delimiter=","), np.round(boxes, 2))
+    # a camera that ends before the range does: an error, the boxes kept
+    with pytest.raises(VideoError, match=rf"--frames 2:40 is out of range: camera1 ended after frame {N}"):
+        track_video(1, (22, 28, S, S), tracker="kcf", frames=(2, 40), out=tmp_path / "c.txt", progress=False)
+    assert np.loadtxt(tmp_path / "c.txt.partial", delimiter=",").shape == (N - 1, 4)
+    # no camera there
+    assert main(["track", "3", "--box", "20,28,16,16", "--tracker", "kcf", "--no-progress"]) == 2
+    assert "error: cannot read camera 3" in capsys.readouterr().err
+
+
+def test_select_without_a_display_is_a_clear_error(frame_dir, counting, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    rc = main(["track", str(frame_dir), "--select", "--tracker", "counting-test", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: --select needs a display") and "--box x,y,w,h" in err
+    assert counting.inits == 0
+    # --box and --select together, or neither: argparse refuses (exit 2)
+    for extra in (["--select", "--box", "1,1,5,5"], []):
+        with pytest.raises(SystemExit) as info:
+            main(["track", str(frame_dir), *extra, "--no-progress"])
+        assert info.value.code == 2
+
+
+def test_select_with_a_display_but_a_headless_opencv(monkeypatch):
+    from rankatt_lib.video import check_display
+
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:                           NONE\n")
+    with pytest.raises(VideoError, match="built without a GUI"):
+        check_display()
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:                           GTK3\n")
+    check_display()  # no error
+
+
+def test_select_uses_the_drawn_box(frame_dir, monkeypatch, tmp_path):
+    from rankatt_lib import video
+
+    shown = []
+    monkeypatch.setattr(video, "check_display", lambda: None)
+    monkeypatch.setattr(cv2, "destroyWindow", lambda title: None)
+
+    def fake_roi(title, img, showCrosshair=True):
+        shown.append(img.copy())
+        return (20, 28, 16, 16)
+
+    monkeypatch.setattr(cv2, "selectROI", fake_roi)
+    boxes = track_video(frame_dir, None, tracker="kcf", select=True, progress=False)
+    np.testing.assert_array_equal(boxes, track_video(frame_dir, (20, 28, S, S), tracker="kcf", progress=False))
+    # the window showed frame 1, in OpenCV's BGR
+    np.testing.assert_array_equal(shown[0], cv2.cvtColor(scene(0)[0], cv2.COLOR_RGB2BGR))
+    monkeypatch.setattr(cv2, "selectROI", lambda *a, **k: (0, 0, 0, 0))
+    with pytest.raises(VideoError, match="no box was drawn"):
+        track_video(frame_dir, None, tracker="kcf", select=True, progress=False)
+    with pytest.raises(ValueError, match="not both"):
+        track_video(frame_dir, (1, 1, 5, 5), select=True, progress=False)
+
+
+def test_time_file_beside_the_boxes(frame_dir, tmp_path, capsys):
+    from rankatt_lib.video import time_path
+
+    assert time_path("a/boxes.txt").as_posix() == "a/boxes_time.txt"
+    out = tmp_path / "boxes.txt"
+    rc = main(["track", str(frame_dir), "--box", "20,28,16,16", "--tracker", "kcf", "--out", str(out), "--no-progress"])
+    assert rc == 0 and f"seconds per frame in {tmp_path / 'boxes_time.txt'}" in capsys.readouterr().out
+    secs = np.loadtxt(tmp_path / "boxes_time.txt")
+    assert secs.shape == (N,) and np.all(secs > 0) and np.all(secs < 5)
+
+
+def _probe(path) -> str:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    proc = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True
+    )
+    return proc.stderr  # ffmpeg -i with no output describes the input and exits 1
+
+
+def test_render_mp4_is_browser_playable_h264(frame_dir, tmp_path):
+    import imageio_ffmpeg
+
+    render = tmp_path / "t.mp4"
+    boxes = track_video(frame_dir, (20, 28, S, S), tracker="kcf", render=render, progress=False)
+    info = _probe(render)
+    stream = next(ln for ln in info.splitlines() if "Video:" in ln)
+    assert "Video: h264" in stream and "yuv420p" in stream and f"{W}x{H}" in stream, stream
+    reader = imageio_ffmpeg.read_frames(str(render))
+    meta = reader.__next__()
+    frames = [np.frombuffer(f, np.uint8).reshape(H, W, 3) for f in reader]
+    assert meta["size"] == (W, H) and len(frames) == N
+    # the box is drawn: the orange top edge of the last box is there (H.264 is lossy: roughly)
+    x, y = (int(round(v)) for v in boxes[-1, :2])
+    edge = frames[-1][y, x + 2 : x + S - 2].astype(int)
+    assert np.all(np.abs(edge - [255, 165, 0]).max(axis=1) < 60), edge
+
+
+def test_render_odd_sizes_and_other_suffixes(tmp_path, counting):
+    d = tmp_path / "odd"
+    d.mkdir()
+    for t in range(4):
+        cv2.imwrite(str(d / f"{t:04d}.png"), cv2.cvtColor(scene(t)[0][:71, :95], cv2.COLOR_RGB2BGR))
+    track_video(d, (20, 28, S, S), tracker="counting-test", render=tmp_path / "o.mp4", progress=False)
+    assert "96x72" in _probe(tmp_path / "o.mp4")  # padded by a pixel to even sides, not resized
+    counting.inits = 0
+    with pytest.raises(VideoError, match=r"--render .*o\.mkv: write \.mp4 \(H\.264.*or \.avi"):
+        track_video(d, (20, 28, S, S), tracker="counting-test", render=tmp_path / "o.mkv", progress=False)
+    assert counting.inits == 0
