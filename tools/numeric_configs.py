@@ -9,7 +9,7 @@ these holds on the laptops, servers and GPUs the book's readers use; one that di
 is found here rather than on a reader's machine.
 
     python tools/numeric_configs.py list                  # the configurations
-    python tools/numeric_configs.py env ci                # KEY=VALUE ... (for `env` in the Makefile)
+    python tools/numeric_configs.py env avx2              # KEY=VALUE ... (for `env` in the Makefile)
     python tools/numeric_configs.py fingerprint [NAME...] # what each configuration really selects
     python tools/numeric_configs.py run [NAME...] [--chapters book/05*.ipynb ...] [--jobs 2]
 
@@ -37,7 +37,7 @@ OUT = ROOT / "_build" / "portability"
 CONFIGS: dict[str, tuple[dict[str, str], str]] = {
     "native": ({}, "this CPU's own choices, the chapters' default of 2 threads"),
     "avx2": ({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
-             "an AVX2 CPU without AVX-512 (e.g. AMD EPYC / Ryzen), 2 threads"),
+             "an AVX2 CPU without AVX-512 (e.g. AMD EPYC / Ryzen), 2 threads: make test's second nbval pass"),
     "avx2-1t": ({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
                  "OMP_NUM_THREADS": "1"}, "the same with one thread"),
     "native-3t": ({"OMP_NUM_THREADS": "3"}, "this CPU with 3 threads (another split of every sum)"),
@@ -48,7 +48,7 @@ CONFIGS: dict[str, tuple[dict[str, str], str]] = {
                              "AVX-512 without AMX/VNNI extensions in oneDNN, MKL's compatible path, 1 thread"),
     "ci": ({"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE",
             "OMP_NUM_THREADS": "1"},
-           "no vector extensions in ATen, SSE4.1 in oneDNN, 1 thread: make test's second nbval pass"),
+           "no vector kernels in ATen, SSE4.1 in oneDNN, MKL's compatible path, 1 thread (the strictest; ~3x slower)"),
 }
 
 _PROBE = r"""
