@@ -43,6 +43,7 @@ __all__ = [
     "OTBFormatDataset",
     "OTB",
     "read_ground_truth",
+    "read_bgr",
     "read_image",
     "image_damage",
     "list_frames",
@@ -168,11 +169,9 @@ def image_damage(data: bytes) -> str | None:
     return None
 
 
-def read_image(path: str | Path, sequence: str | None = None) -> np.ndarray:
-    """Read an image file as an RGB ``uint8`` array ``(H, W, 3)``; grayscale becomes 3 equal channels.
-
-    EXIF orientation is ignored (the ground truth refers to the stored pixel grid). A truncated
-    JPEG or PNG is an error (:func:`image_damage`), not an image with a grey part.
+def read_bgr(path: str | Path, sequence: str | None = None, ignore_orientation: bool = True) -> np.ndarray:
+    """Read an image file as OpenCV's BGR ``uint8`` array, refusing truncated files
+    (:func:`image_damage`); the one frame decoder of :func:`read_image` and :mod:`rankatt_lib.video`.
 
     Raises:
         MissingDataError: the file does not exist.
@@ -190,9 +189,24 @@ def read_image(path: str | Path, sequence: str | None = None) -> np.ndarray:
     if damage is not None:
         raise ImageReadError(f"{label}damaged frame {path}: {damage}")
     # the same decoder and flags as cv2.imread, on the bytes read once
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    flags = cv2.IMREAD_COLOR | (cv2.IMREAD_IGNORE_ORIENTATION if ignore_orientation else 0)
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if bgr is None:
         raise ImageReadError(f"{label}cannot decode frame {path} (corrupt file or unsupported format)")
+    return bgr
+
+
+def read_image(path: str | Path, sequence: str | None = None) -> np.ndarray:
+    """Read an image file as an RGB ``uint8`` array ``(H, W, 3)``; grayscale becomes 3 equal channels.
+
+    EXIF orientation is ignored (the ground truth refers to the stored pixel grid). A truncated
+    JPEG or PNG is an error (:func:`image_damage`), not an image with a grey part.
+
+    Raises:
+        MissingDataError: the file does not exist.
+        ImageReadError: it exists but is damaged, or OpenCV cannot decode it.
+    """
+    bgr = read_bgr(path, sequence)
     if bgr.ndim == 2:  # pragma: no cover - IMREAD_COLOR always gives 3 channels; kept as a guard
         return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

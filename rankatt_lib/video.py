@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data import image_damage, list_frames
+from .data import ImageReadError, MissingDataError, list_frames, read_bgr
 from .geometry import check_box
 from .registry import available_trackers, make_tracker
 from .results import atomic_write_text, write_times
@@ -81,16 +81,9 @@ class DamagedFrameError(VideoError):
 def _read_frame(f: Path) -> np.ndarray:
     """One frame file as BGR (what ``cv2.imread(f, IMREAD_COLOR)`` gives), damaged ones refused."""
     try:
-        data = f.read_bytes()
-    except OSError as exc:
-        raise DamagedFrameError(f"cannot read frame {f}: {exc.strerror or exc}") from None
-    damage = image_damage(data)
-    if damage is not None:
-        raise DamagedFrameError(f"damaged frame {f}: {damage}")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DamagedFrameError(f"cannot read frame {f} (OpenCV cannot decode it)")
-    return img
+        return read_bgr(f, ignore_orientation=False)
+    except (ImageReadError, MissingDataError) as exc:
+        raise DamagedFrameError(str(exc)) from None
 
 
 def default_tracker() -> str:
