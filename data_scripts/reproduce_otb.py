@@ -753,18 +753,14 @@ def main(argv: list[str] | None = None) -> int:
             reports = run_all(benchmarks, trackers, args.results, args.device, progress, args.overwrite)
         except OSError as exc:  # the results folder cannot be written: found before any tracking
             return _error(exc.strerror or str(exc))
-        failed = [(r.tracker, n) for r in reports for n in r.failed]
-        if failed:
-            status = 1
-            print(f"{len(failed)} sequence(s) failed (see failures.log beside the results):", file=sys.stderr)
-            for t, n in failed:
-                print(f"  {t} on {n}", file=sys.stderr)
-        busy = [(r.tracker, n) for r in reports for n in r.busy]
-        if busy:
-            status = 1
-            print(f"{len(busy)} sequence(s) skipped, another run is tracking them:", file=sys.stderr)
-            for t, n in busy:
-                print(f"  {t} on {n}", file=sys.stderr)
+        for what, why in (("failed", "failed (see failures.log beside the results)"),
+                          ("busy", "skipped, another run is tracking them")):
+            pairs = [(r.tracker, n) for r in reports for n in getattr(r, what)]
+            if pairs:
+                status = 1
+                print(f"{len(pairs)} sequence(s) {why}:", file=sys.stderr)
+                for t, n in pairs:
+                    print(f"  {t} on {n}", file=sys.stderr)
 
     scored = [score_benchmark(b, trackers, args.results, args.protocols, progress) for b in benchmarks]
     out_dir = Path(args.report) if args.report else Path(args.results) / benchmarks[0].folder / "report"
