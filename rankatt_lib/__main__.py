@@ -7,8 +7,8 @@
     python -m rankatt_lib export RESULTS --toolkit got10k|pysot|pytracking|otb-mat --out DIR [--dataset DIR]
     python -m rankatt_lib score RESULTS --dataset DIR [--protocol NAME|all] [--explain]
     python -m rankatt_lib import FOLDER --results ROOT --benchmark NAME [--tracker NAME] [--dataset DIR]
-    python -m rankatt_lib run|bench|download|synthetic ...   (the same options as rankatt_lib.run,
-        rankatt_lib.bench, rankatt_lib.download and rankatt_lib.synthetic; --help lists them)
+    python -m rankatt_lib run|report|bench|train|download|synthetic ...   (the same options as
+        rankatt_lib.run, .experiment, .bench, .train, .download and .synthetic; --help lists them)
     python -m rankatt_lib vot TRACKER [--ini]   (a TraX tracker process for the VOT toolkit; rankatt_lib.vot)
 """
 
@@ -27,8 +27,19 @@ _DELEGATED: dict[str, tuple[str, str]] = {
     "bench": ("rankatt_lib.bench", "time the trackers on one sequence (ms per frame, fps), JSON report"),
     "download": ("rankatt_lib.download", "download OTB-2013/2015, UAV123, TC128 (resumable, verified)"),
     "synthetic": ("rankatt_lib.synthetic", "generate the synthetic OTB-format benchmark (deterministic)"),
+    "report": (
+        "rankatt_lib.experiment",
+        "score every tracker's stored results (OTB2013/2015 or any benchmark), write plots and tables "
+        "beside the paper's figures (--track: track what is missing first: the whole reproduction)",
+    ),
+    "train": ("rankatt_lib.train", "train the ranking updater offline with Eq. 9 (resumable, cached features)"),
     "vot": ("rankatt_lib.vot", "run a tracker as a TraX process for the VOT toolkit (--ini: its trackers.ini)"),
 }
+
+
+def _delegate(sub: Any, name: str) -> None:
+    module, text = _DELEGATED[name]
+    sub.add_parser(name, help=f"{text} (options: rankatt {name} --help; also python -m {module})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,13 +49,35 @@ def main(argv: list[str] | None = None) -> int:
 
         module = importlib.import_module(_DELEGATED[args_list[0]][0])
         return int(module.main(args_list[1:]) or 0)
-    parser = argparse.ArgumentParser(prog="rankatt", description="rankatt tracking library")
+    parser = argparse.ArgumentParser(
+        prog="rankatt",
+        description="rankatt: the tracker of Peng, Kamata & Breckon (ICIP 2019), its baselines, and the "
+        "tools to run, score and exchange tracking results with got10k, pysot, pytracking, the OTB "
+        "MATLAB toolkit and the VOT toolkit. 'rankatt COMMAND --help' lists a command's options.",
+    )
     parser.add_argument("--version", action="version", version=f"rankatt_lib {__version__}")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("info", help="print the version and the device the library would use")
-    sub.add_parser("trackers", help="list the registered trackers")
-    for name, (module, text) in _DELEGATED.items():
-        sub.add_parser(name, help=f"{text} (options: rankatt {name} --help; also python -m {module})")
+    _delegate(sub, "download")
+    _delegate(sub, "synthetic")
+    _delegate(sub, "run")
+    sc = sub.add_parser(
+        "score",
+        help="score a results folder (any toolkit's layout) under one or every protocol",
+        description="Score one tracker's results folder (this project's, got10k's, pysot's, pytracking's "
+        "or OTB MATLAB .mat files) on a dataset under one protocol or all of them; --explain says, per "
+        "sequence, why the numbers differ between protocols (frame 1 replaced, invalid ground-truth frames "
+        "masked or excluded, bad predictions replaced, Tiger1's frames 6-354, denominators).",
+    )
+    sc.add_argument("results", help="a tracker folder, e.g. results/OTB2015/rankatt or their_results/OTB100/SiamRPN")
+    sc.add_argument("--dataset", required=True, help="the dataset folder (an OTB folder or OTB-format sequences)")
+    sc.add_argument("--protocol", default="all", help="a protocol name or 'all' (default)")
+    sc.add_argument("--explain", action="store_true", help="per sequence: why the protocols disagree")
+    sc.add_argument("--explain-all", action="store_true", help="with --explain: also sequences that agree")
+    sc.add_argument("--source-tracker", default=None, help="which tracker's .mat files (when several)")
+    sc.add_argument("--skip-missing", action="store_true", help="score the sequences that have results")
+    _delegate(sub, "report")
+    _delegate(sub, "bench")
+    _delegate(sub, "train")
     tr = sub.add_parser("track", help="track an object through a video file, a folder of frames or a webcam")
     tr.add_argument(
         "video", help="a video file (anything OpenCV decodes), a folder of images, or a webcam index (0, 1, ...)"
@@ -77,28 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         "(Jogging_1.txt, tabs, _time.txt) or the OTB MATLAB toolkit (jogging-1_T.mat). --pysot-json with "
         "--dataset OTB_DIR writes pysot's OTB100.json / CVPR13.json / OTB50.json for the complete versions.",
     )
-    ex.add_argument("results", nargs="?", default=None, help="a tracker folder, e.g. results/OTB/rankatt")
+    ex.add_argument("results", nargs="?", default=None, help="a tracker folder, e.g. results/OTB2015/rankatt")
     ex.add_argument("--toolkit", required=True, choices=("got10k", "pysot", "pytracking", "otb-mat"))
     ex.add_argument("--out", required=True, help="the toolkit's results folder (e.g. results/OTB2015 for got10k)")
     ex.add_argument("--tracker", default=None, help="the tracker's name there (default: the folder's name)")
     ex.add_argument("--dataset", default=None, help="the dataset folder (ground truth for .mat; pysot's json)")
     ex.add_argument("--pysot-json", action="store_true", help="write pysot's OTB json files from --dataset")
     ex.add_argument("--json-out", default=None, help="where pysot's json files go (default: --out)")
-    sc = sub.add_parser(
-        "score",
-        help="score a results folder (any toolkit's layout) under one or every protocol",
-        description="Score one tracker's results folder (this project's, got10k's, pysot's, pytracking's "
-        "or OTB MATLAB .mat files) on a dataset under one protocol or all of them; --explain says, per "
-        "sequence, why the numbers differ between protocols (frame 1 replaced, invalid ground-truth frames "
-        "masked or excluded, bad predictions replaced, Tiger1's frames 6-354, denominators).",
-    )
-    sc.add_argument("results", help="a tracker folder, e.g. results/OTB/rankatt or their_results/OTB100/SiamRPN")
-    sc.add_argument("--dataset", required=True, help="the dataset folder (an OTB folder or OTB-format sequences)")
-    sc.add_argument("--protocol", default="all", help="a protocol name or 'all' (default)")
-    sc.add_argument("--explain", action="store_true", help="per sequence: why the protocols disagree")
-    sc.add_argument("--explain-all", action="store_true", help="with --explain: also sequences that agree")
-    sc.add_argument("--source-tracker", default=None, help="which tracker's .mat files (when several)")
-    sc.add_argument("--skip-missing", action="store_true", help="score the sequences that have results")
     im = sub.add_parser(
         "import",
         help="read another toolkit's results folder into this project's layout",
@@ -109,11 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     im.add_argument("folder", help="the toolkit's tracker folder (or a folder of <seq>_<tracker>.mat files)")
     im.add_argument("--results", required=True, help="this project's results root (e.g. results)")
-    im.add_argument("--benchmark", required=True, help="benchmark folder under --results (e.g. OTB)")
+    im.add_argument("--benchmark", required=True, help="benchmark folder under --results (e.g. OTB2015)")
     im.add_argument("--tracker", default=None, help="tracker folder name here (default: the source's name)")
     im.add_argument("--source-tracker", default=None, help="which tracker's .mat files (when several)")
     im.add_argument("--dataset", default=None, help="keep only this dataset's sequences, under its names")
     im.add_argument("--overwrite", action="store_true", help="replace existing results with other boxes")
+
+    _delegate(sub, "vot")
+    sub.add_parser("info", help="print the version and the device the library would use")
+    sub.add_parser("trackers", help="list the registered trackers")
     args = parser.parse_args(args_list)
 
     if args.command in (None, "info"):

@@ -72,7 +72,7 @@ ATTRIBUTE_NAMES: dict[str, str] = {
 assert ATTRIBUTES == otb_meta.OTB_ATTRIBUTES
 
 #: How to get the real benchmark; quoted by the errors about missing sequences.
-DOWNLOAD_HINT = "python data_scripts/download_otb.py --dataset {dataset} --dest {dest}"
+DOWNLOAD_HINT = "rankatt download --dataset {dataset} --dest {dest}"
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 _GT_MULTI = re.compile(r"^groundtruth_rect\.?(\d+)\.txt$")
@@ -519,7 +519,7 @@ class OTB(_SequenceCollection):
 
     Args:
         root: folder with one sub-folder per OTB sequence folder, as unpacked from the OTB site's
-            per-sequence zips (``data_scripts/download_otb.py`` puts them in ``data/OTB``).
+            per-sequence zips (``rankatt download`` puts them in ``data/OTB``).
         version: ``2015`` (TB-100, 100 sequences), ``2013`` (CVPR 2013, 51 sequences) or ``"tb50"``.
         names: only these sequences of the version (other toolkits' spellings such as ``Jogging-1``
             or ``Human4`` are accepted); default all of them, sorted by name.

@@ -730,7 +730,7 @@ def summarize(results: Sequence[FetchResult]) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="download_otb.py",
+        prog="rankatt download",
         description="Download OTB-2013/2015, UAV123 or TC128: resumable, verified, extracted atomically.",
         epilog="Datasets: " + "; ".join(f"{k}: {v}" for k, v in DATASETS.items()),
     )
@@ -756,7 +756,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point (``data_scripts/download_otb.py``); returns the exit status."""
+    """Command-line entry point (``rankatt download``, ``data_scripts/download_otb.py``); returns the exit status."""
     args = _parser().parse_args(argv)
     try:
         archives = archives_for(args.dataset, args.sequences, args.base_url)

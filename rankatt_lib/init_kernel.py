@@ -39,7 +39,7 @@ Number of iterations. With 961 equations for 61,952 unknowns and :math:`\lambda_
 approaches the minimum-norm interpolant, fitting the directions of the largest singular values
 first, so stopping early could act as a regulariser. On the synthetic *training* split it does
 not: over 32 training clips (``results/training/init_kernel_sweep.csv``, from
-``data_scripts/train_ranking.py --sweep-init``) the Eq. 9 loss of :math:`h_0` kept fixed on the
+``rankatt train --sweep-init``) the Eq. 9 loss of :math:`h_0` kept fixed on the
 following frames falls monotonically with the iterations and saturates by 20 (relative to the
 all-zero kernel: 0.743 after 1 iteration, 0.407 after 3, 0.343 after 10, 0.3414 after 20,
 0.3412 after 50 and 100; the frame-1 fit goes from 0.62 to 5.5e-4 at 20 and 3e-7 at 100). So

@@ -24,15 +24,16 @@ of :mod:`rankatt_lib.data`) is not iterated: only the chosen sequences are loade
 
 Command line::
 
-    python -m rankatt_lib.run --tracker NAME --dataset DIR --results DIR \\
+    rankatt run --tracker NAME --dataset DIR --results DIR \\
         [--benchmark NAME|otb2013|otb2015] [--sequences a,b] [--device cpu|cuda] [--overwrite] \\
         [--protocol otb] [--option KEY=VALUE ...] [--name FOLDER]
 
 A ``--dataset`` folder whose sequence folders all carry OTB names (``Basketball``, ``Jogging``...),
 or ``--benchmark otb2013|otb2015``, is read with the OTB loader (:class:`rankatt_lib.data.OTB`,
 which knows the benchmark's frame ranges and multi-target folders) and its results go to the
-``OTB`` folder, as ``data_scripts/reproduce_otb.py`` does; without ``--sequences`` the sequences
-of the version that are on disk are run. Exit status: 0 when every chosen sequence has a finished
+``OTB2015`` (or ``OTB2013``) folder, got10k's names, as ``rankatt report --track`` does; a finished
+result of the other version's folder (same frames) is copied, not tracked again; without
+``--sequences`` the sequences of the version that are on disk are run. Exit status: 0 when every chosen sequence has a finished
 result, 1 when some failed or were busy (listed at the end), 2 for a usage error, 130 when
 interrupted (finished sequences are kept; the same command resumes).
 
@@ -62,11 +63,24 @@ from tqdm import tqdm
 
 from . import evaluation, otb_meta, registry, results
 
-__all__ = ["FAILURES_LOG", "OTB_RESULTS_FOLDER", "RunReport", "main", "parse_option", "run_tracker"]
+__all__ = [
+    "FAILURES_LOG",
+    "LEGACY_OTB_FOLDER",
+    "OTB_RESULTS_FOLDERS",
+    "RunReport",
+    "main",
+    "otb_sibling_folders",
+    "parse_option",
+    "run_tracker",
+]
 
-OTB_RESULTS_FOLDER = "OTB"
-"""Benchmark folder of results on the real OTB (shared by OTB2013 and OTB2015, as in
-``data_scripts/reproduce_otb.py``)."""
+OTB_RESULTS_FOLDERS: dict[int, str] = {2013: "OTB2013", 2015: "OTB2015"}
+"""Benchmark folder of results on each version of the real OTB: got10k's names
+(``<results>/OTB2015/<tracker>/<sequence>.txt``), where its ``ExperimentOTB`` looks."""
+
+LEGACY_OTB_FOLDER = "OTB"
+"""The one folder both OTB versions shared before 0.2 of this library; its finished results are
+copied into the version folders (:func:`otb_sibling_folders`), never tracked again."""
 
 FAILURES_LOG = "failures.log"
 """Name of the file, beside the results, where failed sequences are logged (appended)."""
@@ -87,6 +101,8 @@ class RunReport:
         busy: sequence -> who holds its lock (another run is tracking it); not tracked here.
         redone: sequence -> why its old result file was not finished, and where it was set aside
             (the sequence was then tracked, see ``done`` / ``failed``).
+        reused: sequence -> the folder whose finished result (same frames: OTB2013 within OTB2015)
+            was copied here instead of tracking again.
         seconds: sequence -> total tracker time in this run (done sequences only).
         frames: sequence -> frames tracked in this run (done sequences only).
     """
@@ -99,6 +115,7 @@ class RunReport:
     failed: dict[str, str] = field(default_factory=dict)
     busy: dict[str, str] = field(default_factory=dict)
     redone: dict[str, str] = field(default_factory=dict)
+    reused: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     frames: dict[str, int] = field(default_factory=dict)
 
@@ -110,14 +127,16 @@ class RunReport:
 
     @property
     def completed(self) -> list[str]:
-        """Sequences with a result on disk after the run (done + skipped)."""
-        return [*self.skipped, *self.done]
+        """Sequences with a result on disk after the run (done + skipped + reused)."""
+        return [*self.skipped, *self.reused, *self.done]
 
     def summary(self) -> str:
         """A few lines for humans."""
         lines = [
             f"{self.tracker} on {self.benchmark}: {len(self.done)} done, {len(self.skipped)} skipped "
-            f"(already done), {len(self.failed)} failed"
+            f"(already done)"
+            + (f", {len(self.reused)} copied from another folder with the same frames" if self.reused else "")
+            + f", {len(self.failed)} failed"
             + (f", {len(self.busy)} busy (another run is tracking them)" if self.busy else "")
             + f"; results in {self.results_dir}",
         ]
@@ -239,6 +258,8 @@ def run_tracker(
     overwrite: bool = False,
     tracker_name: str | None = None,
     tracker_kwargs: Mapping[str, Any] | None = None,
+    reuse_from: Sequence[str] = (),
+    fresh_in: Mapping[str, str] | None = None,
 ) -> RunReport:
     """Run a tracker on every (selected) sequence of a dataset and store the trajectories.
 
@@ -255,6 +276,12 @@ def run_tracker(
         tracker_name: folder name of the tracker; default the registered name or the factory's
             ``__name__``.
         tracker_kwargs: keyword arguments for the factory (e.g. ``{"device": "cuda"}``).
+        reuse_from: other benchmark folders under ``results_root`` holding the *same frames* of a
+            sequence (for OTB, :func:`otb_sibling_folders`): a finished result of this tracker
+            there is copied (boxes and times) instead of tracking the sequence again. Not with
+            ``overwrite``.
+        fresh_in: sequence -> the folder where it was tracked moments ago (``overwrite`` in a run
+            over both OTB versions): that result is copied over the old one here, not tracked twice.
 
     Returns:
         A :class:`RunReport` listing done, skipped and failed sequences.
@@ -283,7 +310,11 @@ def run_tracker(
             report.busy[seq_name] = lock.holder() or "another process"
             continue
         try:
-            _run_one(make, seq, seq_name, results_root, bench, name, folder, overwrite, progress, report)
+            fresh = (fresh_in or {}).get(seq_name)
+            _run_one(
+                make, seq, seq_name, results_root, bench, name, folder, overwrite and fresh is None, progress,
+                report, (fresh,) if fresh is not None else () if overwrite else reuse_from, fresh is not None,
+            )
         finally:
             lock.release()
     bar.close()
@@ -301,17 +332,31 @@ def _run_one(
     overwrite: bool,
     progress: bool,
     report: RunReport,
+    reuse_from: Sequence[str] = (),
+    replace_with_reuse: bool = False,
 ) -> None:
-    """One sequence, its lock held: skip it if finished, else track it and write its files."""
+    """One sequence, its lock held: skip it if finished, copy a finished result of the same frames
+    from a ``reuse_from`` folder, else track it and write its files. ``replace_with_reuse``: the
+    ``reuse_from`` result replaces a finished one here (it was tracked moments ago with overwrite)."""
     results.remove_stale_temps(folder, seq_name)  # left by a run that was killed while writing
     box_file = results.result_path(results_root, bench, name, seq_name)
-    if box_file.exists() and not overwrite:
+    if box_file.exists() and not overwrite and not replace_with_reuse:
         why = results.check_result(box_file, len(seq))
         if why is None:
             report.skipped.append(seq_name)
             return
         aside = results.set_aside(box_file)
         report.redone[seq_name] = f"{why}: not finished; kept as {aside.name}, tracked again"
+    for other in reuse_from:
+        source = results.result_path(results_root, other, name, seq_name)
+        if other == bench or not source.is_file() or results.check_result(source, len(seq)) is not None:
+            continue
+        timing = results.find_times(source.parent, seq_name)
+        if timing is not None:
+            results.write_times(results.times_path(results_root, bench, name, seq_name), results.read_times(timing))
+        results.write_boxes(box_file, results.read_boxes(source))
+        report.reused[seq_name] = other
+        return
     try:
         boxes, times = _track(make, seq, progress)
     except Exception as exc:  # one broken sequence must not end the run
@@ -354,6 +399,14 @@ _OTB_FOLDERS = frozenset(info.folder for info in otb_meta.SEQUENCES.values())
 _OTB_BENCHMARKS = {"otb2013": 2013, "otb2015": 2015}
 
 
+def otb_sibling_folders(folder: str) -> tuple[str, ...]:
+    """The results folders holding the same OTB frames as ``folder`` (``OTB2013`` <-> ``OTB2015``,
+    and the old shared ``OTB``); ``()`` for a folder that is not an OTB version's."""
+    if folder not in OTB_RESULTS_FOLDERS.values():
+        return ()
+    return tuple(f for f in (*OTB_RESULTS_FOLDERS.values(), LEGACY_OTB_FOLDER) if f != folder)
+
+
 def _is_otb_folder(root: Path) -> bool:
     """True when every sequence folder (a sub-folder with ``img/``) under ``root`` has an OTB
     folder name, and there is at least one."""
@@ -368,7 +421,7 @@ def _load_dataset(
 
     An OTB folder (or ``--benchmark otb2013|otb2015``) is read with :class:`rankatt_lib.data.OTB`,
     only the named sequences (any toolkit's spelling) or else those of the version on disk; its
-    results folder is ``OTB`` unless ``--benchmark`` names another. Any other folder is an
+    results folder is ``OTB2013`` or ``OTB2015`` (got10k's names) unless ``--benchmark`` names another. Any other folder is an
     :class:`rankatt_lib.data.OTBFormatDataset`. Nothing is loaded here but the list of sequences.
 
     Raises:
@@ -388,7 +441,11 @@ def _load_dataset(
         except data.MissingDataError as exc:
             raise UsageError(str(exc)) from None
         return ds, benchmark, sequences
-    folder = benchmark if benchmark is not None and benchmark.lower() not in _OTB_BENCHMARKS else OTB_RESULTS_FOLDER
+    folder = (
+        benchmark
+        if benchmark is not None and benchmark.lower().replace("-", "") not in _OTB_BENCHMARKS
+        else OTB_RESULTS_FOLDERS[version]
+    )
     try:
         if sequences is not None:
             ds = data.OTB(root, version=version, names=sequences)
@@ -404,7 +461,7 @@ def _load_dataset(
             if len(present) < len(members):
                 print(
                     f"note: {len(present)} of the {len(members)} OTB{version} sequences are under {root}; "
-                    f"running those (python data_scripts/download_otb.py --dataset otb{version} --dest {root} "
+                    f"running those (rankatt download --dataset otb{version} --dest {root} "
                     "fetches the others)",
                     file=sys.stderr,
                 )
@@ -416,7 +473,7 @@ def _load_dataset(
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m rankatt_lib.run",
+        prog="rankatt run",
         description="Run a registered tracker over a folder of OTB-format sequences (resumable); score it.",
     )
     p.add_argument("--tracker", required=True, help="registered tracker name")
@@ -425,7 +482,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--benchmark",
         default=None,
-        help="benchmark folder name (default: the dataset's name; OTB for an OTB folder); "
+        help="benchmark folder name (default: the dataset's name; OTB2015 for an OTB folder); "
         "otb2013 or otb2015 reads --dataset as that version of OTB",
     )
     p.add_argument("--sequences", default=None, help="comma-separated sequence names (default: all)")
@@ -498,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite,
             tracker_name=args.name,
             tracker_kwargs=kwargs,
+            reuse_from=otb_sibling_folders(benchmark or ""),
         )
     except KeyError as exc:  # sequences not in the dataset: raised before any work
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)

@@ -3,7 +3,7 @@ r"""Offline training of the ranking updater (PreNet + ConvLSTM) with Eq. 9, N = 
 The paper trains "the ranking network" offline on UAV123 + TC128 with the loss of Eq. 9 and the
 ranking length set to N = 1, so that the ranking "degrades to a normal ConvLSTM": the only
 kernel is both :math:`c^{(1st)}_t` and :math:`c^{(Nth)}_t`, and the new cell state replaces it.
-This module holds the reusable parts; ``data_scripts/train_ranking.py`` is the command line.
+This module holds the reusable parts; ``rankatt train`` (:mod:`rankatt_lib.train`) is the command line.
 
 Data: clips (:func:`select_clips`, :func:`clip_geometry`, :func:`cache_clip_features`)
 -------------------------------------------------------------------------------------

@@ -31,9 +31,26 @@ def test_delegated_subcommands_reach_the_library_modules(tmp_path, capsys):
         main(["bench", "--help"])
     assert stop.value.code == 0 and "--device" in capsys.readouterr().out
 
+    # report scores the stored results of every tracker (tracks nothing without --track)
+    res = tmp_path / "res"
+    assert main(["run", "--tracker", "kcf", "--dataset", str(tmp_path / "syn" / "test"), "--results", str(res),
+                 "--benchmark", "syn", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--dataset", str(tmp_path / "syn" / "test"), "--benchmark", "syn", "--results", str(res),
+                 "--trackers", "kcf", "mosse", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "not scored, 2 of 2 sequences missing: mosse" in out and "| kcf" in out
+    assert (res / "syn" / "report" / "syn_results_otb_protocol.md").is_file()
+    assert not (res / "syn" / "mosse").exists()
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--help"])
+    assert stop.value.code == 0 and "--sweep-init" in capsys.readouterr().out
+
     top = subprocess.run([sys.executable, "-m", "rankatt_lib", "--help"], capture_output=True, text=True)
-    for name in ("run", "bench", "download", "synthetic", "score", "export", "import", "track"):
-        assert f"    {name}" in top.stdout
+    names = ("download", "synthetic", "run", "score", "report", "bench", "train", "track", "export", "import",
+             "vot", "info", "trackers")
+    listed = [line.split()[0] for line in top.stdout.splitlines() if line.startswith("    ") and line.split()]
+    assert [n for n in listed if n in names] == list(names)  # every command, in the order of the work
     alone = subprocess.run(
         [sys.executable, "-m", "rankatt_lib.download", "--list", "--dataset", "otb2013", "--sequences", "David"],
         capture_output=True, text=True,

@@ -423,12 +423,12 @@ def test_missing_sequences_list_names_and_download_command(otb_root: Path) -> No
     listed = msg.split("): ")[1].split(".\n")[0].split(", ")
     assert listed[:3] == ["Basketball", "Bolt", "Boy"] and "David" not in listed
     assert listed[-1] == "... and 23 more" and len(listed) == 21
-    assert "data_scripts/download_otb.py --dataset otb2013" in msg
+    assert "rankatt download --dataset otb2013" in msg
     with pytest.raises(
         MissingDataError, match=r"(?s)1 of 2 sequences are missing.*Basketball.*--sequences Basketball"
     ):
         OTB(otb_root, version=2015, names=["David", "Basketball"])
-    with pytest.raises(MissingDataError, match=r"(?s)does not exist.*download_otb\.py --dataset otb2015"):
+    with pytest.raises(MissingDataError, match=r"(?s)does not exist.*rankatt download --dataset otb2015"):
         OTB(otb_root / "nowhere")
     with pytest.raises(KeyError, match="OTB2013 does not contain Board"):
         OTB(otb_root, version=2013, names=["Board"])

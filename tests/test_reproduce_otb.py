@@ -1,4 +1,5 @@
-"""Tests of data_scripts/reproduce_otb.py: the resumable OTB reproduction and its report.
+"""Tests of rankatt_lib.experiment (``rankatt report``; ``data_scripts/reproduce_otb.py`` is its old
+name): the resumable OTB reproduction and its report.
 
 The OTB tree is a tiny one built on the fly (three real OTB names with their real frame counts,
 48x48 frames of a square moving over a dark background); the trackers are OpenCV's MOSSE and a
@@ -17,6 +18,7 @@ import pytest
 from data_script_loader import load_data_script
 
 from rankatt_lib import data, evaluation, otb_meta, registry, results
+from rankatt_lib import experiment as rep
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = Path("/work/shared/paper/ranking_attention_tracking_icip2019.txt")
@@ -26,7 +28,6 @@ SEQS = ("Deer", "Football1", "KiteSurf")
 SIZE, BOX = 48, 12
 
 
-rep = load_data_script("reproduce_otb")
 
 
 def _gt(n: int, seed: int) -> np.ndarray:
@@ -87,14 +88,23 @@ def _mtimes(folder: Path) -> dict[str, int]:
 def test_otb_run_resumes_and_its_tables_are_score_dataset(otb_root, tmp_path, counter, capsys):
     res = tmp_path / "results"
     argv = ["--otb-root", str(otb_root), "--results", str(res), "--trackers", "opencv-mosse", "test-counter"]
-    argv += ["--sequences", "Deer,Football1", "KiteSurf", "--no-progress"]
+    argv += ["--sequences", "Deer,Football1", "KiteSurf", "--no-progress", "--track"]
     assert rep.main(argv) == 0
-    # both versions ran, but the two OTB2013 sequences were tracked once: one init per sequence
+    # both versions ran, but the two OTB2013 sequences were tracked once: one init per sequence,
+    # their results copied into OTB2015 (got10k's folder names, one per version)
     assert counter.inits == 3
-    folder = res / "OTB" / "opencv-mosse"
+    folder = res / "OTB2015" / "opencv-mosse"
     assert sorted(p.name for p in folder.glob("*.txt") if not p.name.endswith("_time.txt")) == [
         f"{n}.txt" for n in sorted(SEQS)
     ]
+    assert sorted(p.name for p in (res / "OTB2013" / "opencv-mosse").glob("*.txt")) == [
+        "Deer.txt", "Deer_time.txt", "Football1.txt", "Football1_time.txt"
+    ]
+    for n in ("Deer", "Football1"):
+        for suffix in (".txt", "_time.txt"):
+            assert (folder / f"{n}{suffix}").read_bytes() == (res / "OTB2013" / "opencv-mosse" / f"{n}{suffix}").read_bytes()
+    out = capsys.readouterr().out
+    assert "opencv-mosse on OTB2015: 1 done, 0 skipped (already done), 2 copied from another folder" in out
     first = _mtimes(folder)
 
     # resumable: the second run tracks nothing and rewrites no result
@@ -102,10 +112,10 @@ def test_otb_run_resumes_and_its_tables_are_score_dataset(otb_root, tmp_path, co
     assert counter.inits == 3
     assert _mtimes(folder) == first
     out = capsys.readouterr().out
-    assert "opencv-mosse on OTB: 0 done, 2 skipped" in out  # the OTB2013 pass
-    assert "opencv-mosse on OTB: 0 done, 1 skipped" in out  # what OTB2015 adds
+    assert "opencv-mosse on OTB2013: 0 done, 2 skipped" in out
+    assert "opencv-mosse on OTB2015: 0 done, 3 skipped" in out
 
-    report = res / "OTB" / "report"
+    report = res / "otb-report"
     for f in ("README.md", "otb2013_ope.png", "otb2015_ope.png", "otb_paper_vs_here.csv", "otb_paper_vs_here.md"):
         assert (report / f).is_file(), f
     for key in ("otb2013", "otb2015"):
@@ -114,8 +124,8 @@ def test_otb_run_resumes_and_its_tables_are_score_dataset(otb_root, tmp_path, co
         for stem in ("results_by_protocol", "attributes", "timing"):
             assert (report / f"{key}_{stem}.md").is_file()
 
-    stored = results.load_results(res, "OTB", "opencv-mosse")
     for version, names in ((2013, ["Deer", "Football1"]), (2015, list(SEQS))):
+        stored = results.load_results(res, f"OTB{version}", "opencv-mosse")
         otb = data.OTB(otb_root, version=version, names=names)
         for p in ("otb", "pysot"):
             table = pd.read_csv(report / f"otb{version}_results_{p}_protocol.csv", index_col=0)
@@ -141,9 +151,41 @@ def test_otb_run_resumes_and_its_tables_are_score_dataset(otb_root, tmp_path, co
 def test_overwrite_tracks_a_shared_sequence_once(otb_root, tmp_path, counter):
     res = tmp_path / "results"
     argv = ["--otb-root", str(otb_root), "--results", str(res), "--trackers", "test-counter", "--no-progress"]
-    argv += ["--sequences", "Deer,KiteSurf"]
+    argv += ["--sequences", "Deer,KiteSurf", "--track"]
     assert rep.main(argv) == 0 and counter.inits == 2
+    # Deer is tracked again for OTB2013 and that fresh result replaces OTB2015's: not tracked twice
+    old = (res / "OTB2015" / "test-counter" / "Deer_time.txt").read_text()
     assert rep.main([*argv, "--overwrite"]) == 0 and counter.inits == 4
+    new = (res / "OTB2015" / "test-counter" / "Deer_time.txt").read_text()
+    assert new == (res / "OTB2013" / "test-counter" / "Deer_time.txt").read_text() and new != old
+
+
+def test_results_in_the_old_shared_otb_folder_are_copied_not_tracked(otb_root, tmp_path, counter, capsys):
+    res = tmp_path / "results"
+    old = res / "OTB" / "test-counter"
+    for k, n in enumerate(SEQS):
+        gt = data.OTB(otb_root, version=2015, names=[n])[n].gt
+        results.write_boxes(old / f"{n}.txt", gt + k)
+        results.write_times(old / f"{n}_time.txt", np.full(len(gt), 0.01))
+    argv = ["--otb-root", str(otb_root), "--results", str(res), "--trackers", "test-counter", "--no-progress"]
+    argv += ["--sequences", ",".join(SEQS)]
+    assert rep.main(argv) == 1  # rankatt report scores, tracks nothing: nothing to score; where the old results are
+    assert counter.inits == 0 and not (res / "OTB2015" / "test-counter").exists()
+    assert "old shared OTB folder" in capsys.readouterr().err
+    assert rep.main([*argv, "--track"]) == 0 and counter.inits == 0
+    for version in (2013, 2015):
+        for n in (SEQS if version == 2015 else ("Deer", "Football1")):
+            copy = res / f"OTB{version}" / "test-counter" / f"{n}.txt"
+            assert copy.read_bytes() == (old / f"{n}.txt").read_bytes()
+    table = pd.read_csv(res / "otb-report" / "otb2015_results_otb_protocol.csv", index_col=0)
+    assert table.loc["test-counter", "Sequences"] == 3
+
+
+def test_the_old_script_name_tracks_unless_told_score_only():
+    wrapper = load_data_script("reproduce_otb")
+    assert wrapper._argv(["--device", "cuda"]) == ["--track", "--device", "cuda"]
+    assert wrapper._argv(["--score-only"]) == ["--score-only"]
+    assert rep.main(["--track", "--score-only"]) == 2
 
 
 def test_other_benchmark_is_labelled_as_such_and_score_only_tracks_nothing(tmp_path, monkeypatch):
@@ -189,14 +231,14 @@ def test_missing_otb_root_says_how_to_download(tmp_path, capsys):
     assert rep.main(["--otb-root", str(missing), "--results", str(tmp_path / "r"), "--score-only"]) == 2
     err = capsys.readouterr().err
     assert "OTB is not on disk" in err and str(missing) in err
-    assert "data_scripts/download_otb.py --dataset otb2015" in err
-    with pytest.raises(rep.OTBMissingError, match="download_otb.py --dataset otb2013"):
+    assert "rankatt download --dataset otb2015" in err
+    with pytest.raises(rep.OTBMissingError, match="rankatt download --dataset otb2013"):
         rep.otb_benchmarks(missing, versions=[2013])
     # a root without the sequences: the library's message, with the command
     missing.mkdir()
     assert rep.main(["--otb-root", str(missing), "--versions", "2013", "--score-only"]) == 2
     err = capsys.readouterr().err
-    assert "51 of 51 sequences are missing" in err and "download_otb.py --dataset otb2013" in err
+    assert "51 of 51 sequences are missing" in err and "rankatt download --dataset otb2013" in err
 
 
 def test_usage_errors(tmp_path, capsys):
@@ -232,17 +274,17 @@ def test_a_truncated_result_is_named_on_the_console_and_tracked_again(otb_root, 
     """--score-only on a result with too few rows said only the benchmark's name and exit 1."""
     res = tmp_path / "results"
     argv = ["--otb-root", str(otb_root), "--results", str(res), "--trackers", "test-counter", "--no-progress"]
-    argv += ["--versions", "2013", "--sequences", "Deer,Football1"]
+    argv += ["--versions", "2013", "--sequences", "Deer,Football1", "--track"]
     assert rep.main(argv) == 0 and counter.inits == 2
-    deer = res / "OTB" / "test-counter" / "Deer.txt"
+    deer = res / "OTB2013" / "test-counter" / "Deer.txt"
     rows = deer.read_text().splitlines()
     deer.write_text("\n".join(rows[:10]) + "\n")
     capsys.readouterr()
-    assert rep.main([*argv, "--score-only"]) == 1
+    assert rep.main([a for a in argv if a != "--track"]) == 1
     err = capsys.readouterr().err
     assert f"{deer} has 10 rows, the sequence has {len(rows)} frames" in err
-    assert "without --score-only" in err
-    assert "damaged result files of test-counter" in (res / "OTB" / "report" / "README.md").read_text()
+    assert "again with --track" in err
+    assert "damaged result files of test-counter" in (res / "otb-report" / "README.md").read_text()
     assert rep.main(argv) == 0 and counter.inits == 3  # tracked again: only Deer
     assert len(deer.read_text().splitlines()) == len(rows)
     assert len(deer.with_name("Deer.txt.bad").read_text().splitlines()) == 10
@@ -252,6 +294,6 @@ def test_an_unwritable_results_folder_is_an_error_line(otb_root, tmp_path, count
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     argv = ["--otb-root", str(otb_root), "--results", str(blocker / "results"), "--trackers", "test-counter"]
-    assert rep.main([*argv, "--sequences", "Deer", "--no-progress"]) == 2
+    assert rep.main([*argv, "--sequences", "Deer", "--no-progress", "--track"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot write results to") and counter.inits == 0

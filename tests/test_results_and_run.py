@@ -383,9 +383,12 @@ def test_cli_with_the_real_otb_folder_loader(tmp_path, capsys, no_tracker_module
 
 
 class Const:
-    """Keeps its first box (works on any frame size)."""
+    """Keeps its first box (works on any frame size); counts its inits."""
+
+    inits = 0
 
     def init(self, image, box):
+        Const.inits += 1
         self.box = np.asarray(box, float)
 
     def update(self, image):
@@ -404,7 +407,7 @@ def test_cli_on_a_real_otb_folder(tmp_path, capsys, no_tracker_modules):
     assert run.main([*base, "--sequences", "Jogging-1"]) == 0  # another toolkit's spelling
     out = capsys.readouterr().out
     assert "1 done, 0 skipped (already done), 0 failed" in out
-    assert results.read_boxes(res / "OTB" / "test-follower" / "Jogging.1.txt").shape == (307, 4)
+    assert results.read_boxes(res / "OTB2015" / "test-follower" / "Jogging.1.txt").shape == (307, 4)
 
     (root / "David" / "img" / "0400.jpg").unlink()  # David is now broken
     code = run.main(base)
@@ -414,12 +417,19 @@ def test_cli_on_a_real_otb_folder(tmp_path, capsys, no_tracker_modules):
     assert "FAILED David: MissingDataError: sequence David: 1 of 471 frames are missing" in captured.out
     assert "0400.jpg" in captured.out and "failures.log" in captured.err
     assert "note: 4 of the 100 OTB2015 sequences" in captured.err
-    assert results.read_boxes(res / "OTB" / "test-follower" / "BlurCar1.txt").shape == (742, 4)
-    assert "David: MissingDataError" in (res / "OTB" / "test-follower" / run.FAILURES_LOG).read_text()
+    assert results.read_boxes(res / "OTB2015" / "test-follower" / "BlurCar1.txt").shape == (742, 4)
+    assert "David: MissingDataError" in (res / "OTB2015" / "test-follower" / run.FAILURES_LOG).read_text()
 
-    # --benchmark otb2013 reads the folder as OTB2013 (BlurCar1 is not in it)
+    # --benchmark otb2013 reads the folder as OTB2013 (BlurCar1 is not in it) into OTB2013/, where
+    # the finished OTB2015 result of the same frames is copied, not tracked again
     assert run.main([*base, "--benchmark", "otb2013", "--sequences", "BlurCar1"]) == 2
     assert "OTB2013 does not contain BlurCar1" in capsys.readouterr().err
+    Const.inits = 0
+    assert run.main([*base, "--benchmark", "otb2013", "--sequences", "Jogging.1"]) == 0
+    assert "0 done, 0 skipped (already done), 1 copied from another folder" in capsys.readouterr().out
+    copy = res / "OTB2013" / "test-follower" / "Jogging.1.txt"
+    assert copy.read_bytes() == (res / "OTB2015" / "test-follower" / "Jogging.1.txt").read_bytes()
+    assert Const.inits == 0
 
 
 def test_cli_usage_errors_are_error_lines(tmp_path, capsys, no_tracker_modules):

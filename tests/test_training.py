@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.init_kernel (h0 by Eq. 9), rankatt_lib.training and data_scripts/train_ranking.py."""
+"""Tests of rankatt_lib.init_kernel (h0 by Eq. 9), rankatt_lib.training and rankatt_lib.train (``rankatt train``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from data_script_loader import load_data_script
 
 from rankatt_lib.attention import attention_map, ranking_loss
 from rankatt_lib.convlstm import RankingUpdater, RankingUpdaterConfig
@@ -364,7 +363,9 @@ def test_shipped_checkpoint_loads_and_is_small():
 
 
 def _cli():
-    return load_data_script("train_ranking")
+    from rankatt_lib import train
+
+    return train
 
 
 def test_cli_rejects_a_missing_data_dir(tmp_path, capsys):

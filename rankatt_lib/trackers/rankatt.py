@@ -23,7 +23,7 @@ the ranking = N copies of :math:`h_0`, the hidden state :math:`h = h_0`, and the
 is trained on frame 1's attended :math:`\tilde x^L_1` (attention by :math:`h_0`).
 
 The ranking updater (PreNet + ConvLSTM) is the checkpoint trained offline
-(``rankatt_lib/checkpoints/ranking_synthetic.pt``, ``data_scripts/train_ranking.py``) when it is
+(``rankatt_lib/checkpoints/ranking_synthetic.pt``, ``rankatt train``) when it is
 present; otherwise the untrained updater (whose initialisation makes it a running average of the
 best kernel, :mod:`rankatt_lib.convlstm`). Which one was used is :attr:`RankingAttentionTracker.updater_source`
 (``"checkpoint"`` or ``"untrained"``), never guessed.
@@ -95,7 +95,7 @@ __all__ = [
     "detect_step",
 ]
 
-#: Where the offline-trained ranking updater ships (``data_scripts/train_ranking.py`` writes it).
+#: Where the offline-trained ranking updater ships (``rankatt train`` writes it).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "ranking_synthetic.pt"
 
 UpdaterChoice = Literal["auto", "checkpoint", "untrained"]
@@ -591,7 +591,7 @@ class RankingAttentionTracker(DeepTrackerBase):
         if cfg.updater == "checkpoint" or (cfg.updater == "auto" and path.is_file()):
             if not path.is_file():
                 raise FileNotFoundError(
-                    f"no ranking-updater checkpoint at {path}; train one with data_scripts/train_ranking.py "
+                    f"no ranking-updater checkpoint at {path}; train one with `rankatt train` "
                     "or use updater='untrained'"
                 )
             return RankingUpdater.load(path, device=self.device), "checkpoint"
