@@ -274,7 +274,7 @@ def _score(args: argparse.Namespace) -> int:
 
     if args.protocol == "all":
         protocols = evaluation.ALL_PROTOCOLS
-    elif args.protocol in evaluation.ALL_PROTOCOLS:
+    elif args.protocol in evaluation.ALL_PROTOCOLS or args.protocol in evaluation.PROTOCOL_ALIASES:
         protocols = (args.protocol,)
     else:
         known = ", ".join(evaluation.ALL_PROTOCOLS)

@@ -20,37 +20,43 @@ Plain numpy. Boxes are ``x, y, w, h`` rows in OTB's 1-based pixel convention, ar
   against itself therefore gets ``20 / 21 = 0.952`` (IoU 1 never passes the threshold 1).
 * Curves are computed per sequence and then averaged over sequences (each sequence weighs the same).
 
-The public toolkits disagree on the edge cases; each is a named protocol (see ``DESIGN.md`` §5):
+The public toolkits disagree on the edge cases; each is a named protocol, named after the code it
+follows, and the four main names give what that toolkit's own users get (see ``DESIGN.md`` §5):
 
-* ``otb`` (MATLAB toolkit): frame 1 replaced by the GT; invalid GT row (any value <= 0 or NaN):
-  IoU -1 (fails every threshold), centre error -1 (passes every threshold); bad prediction (NaN,
-  w or h <= 0): the previous box; Tiger1 (354 GT rows) scored on frames 6-354.
-* ``got10k`` (ExperimentOTB): frame 1 replaced; invalid GT not masked (IoU 0 or NaN, whatever
+* ``otb``: the OTB MATLAB toolkit (jwlim/tracker_benchmark, ``util/calcSeqErrRobust.m``): frame 1
+  replaced by the GT; invalid GT row (any value <= 0 or NaN): IoU -1 (fails every threshold),
+  centre error -1 (passes every threshold); bad prediction (NaN, w or h <= 0): the previous box;
+  Tiger1 (354 GT rows) scored on frames 6-354.
+* ``got10k``: got10k-toolkit, ``got10k/experiments/otb.py`` (``ExperimentOTB``) with
+  ``got10k/utils/metrics.py``: frame 1 replaced; invalid GT not masked (IoU 0 or NaN, whatever
   centre error the numbers give); predictions as given; Tiger1 all 354 frames.
-* ``pysot`` (pysot-toolkit): frame 1 *not* replaced; invalid GT masked as in ``otb``; predictions
-  as given; no frame-range rule (the dataset's json decides what is scored).
-* ``pytracking``: frame 1 replaced; invalid GT: IoU -1, centre error +inf, and the frame is left
-  out of the denominator; a prediction with w or h == 0 becomes the previous box, a NaN or negative
-  size is a ``ValueError`` naming the frame; Tiger1 on frames 6-354.
+* ``pysot``: STVIR/pysot, ``toolkit/utils/statistics.py`` (the evaluation code of the pysot
+  repository, ``tools/eval.py``): frame 1 *not* replaced; ``success_overlap`` gives IoU -1 only
+  where the ground truth's w or h is ``<= 0`` (its any-value line is left commented out, ``#TODO
+  check all dataset``), so a box over the left or top border (``x <= 0``) is scored;
+  ``success_error`` gives centre error -1 only where a coordinate of the ground-truth *centre* is
+  ``<= 0``; predictions as given; no frame-range rule (the dataset's json decides what is scored).
+* ``pytracking``: visionml/pytracking, ``pytracking/analysis/extract_results.py``
+  (``calc_seq_err_robust``) with ``exclude_invalid_frames=False``, the default its OTB, NFS and UAV
+  analyses use: frame 1 replaced; invalid GT: IoU -1, centre error +inf, the frame stays in the
+  denominator (it counts as a failure); a prediction with w or h == 0 becomes the previous box, a
+  NaN or negative size is a ``ValueError`` naming the frame; Tiger1 on frames 6-354.
 
-The denominator of every curve is the number of frames scored, except under ``pytracking`` where
-it is the number of frames with a valid ground truth.
+The variants (:data:`PROTOCOL_VARIANTS`):
 
-Variants, each named after the code it follows (:data:`PROTOCOL_VARIANTS`; the four names above
-keep computing what they always did):
+* ``pysot-toolkit``: StrangerZhang/pysot-toolkit, ``pysot/utils/statistics.py``, the stand-alone
+  toolkit: as ``pysot`` but ``success_overlap`` masks (IoU -1) a ground-truth row where *any*
+  value is ``<= 0``.
+* ``pytracking-exclude-invalid``: pytracking with ``exclude_invalid_frames=True`` (its LaSOT-style
+  analyses): as ``pytracking`` but an invalid ground-truth frame is left out of the denominator.
 
-* ``pysot-toolkit``: StrangerZhang/pysot-toolkit, ``pysot/utils/statistics.py``: ``success_overlap``
-  masks (IoU -1) a ground-truth row where any value is ``<= 0`` (as ``pysot``), while
-  ``success_error`` masks the centre error (-1) only where a coordinate of the ground-truth *centre*
-  is ``<= 0``; ``pysot`` masks the centre error on every invalid row.
-* ``pysot-stvir``: STVIR/pysot, ``toolkit/utils/statistics.py``: ``success_overlap`` masks only rows
-  with ``w <= 0`` or ``h <= 0`` (its any-value line is left commented out, ``#TODO check all
-  dataset``), so a box touching the left or top border (``x <= 0``) is scored; centre as
-  ``pysot-toolkit``.
-* ``pytracking-all-frames``: visionml/pytracking, ``pytracking/analysis/extract_results.py`` with
-  ``exclude_invalid_frames=False``, the default its OTB, NFS and UAV analyses use: as
-  ``pytracking`` (which follows ``exclude_invalid_frames=True``) but the denominator is every scored
-  frame, so an invalid ground-truth frame counts as a failure.
+The names ``pysot-stvir`` and ``pytracking-all-frames`` (0.2.0's names of the two main rules) are
+accepted as aliases of ``pysot`` and ``pytracking``. Before 0.2.1, ``pysot`` masked the centre
+error on every invalid ground-truth row, which neither pysot codebase does, and ``pytracking``
+left invalid frames out of the denominator.
+
+The denominator of every curve is the number of frames scored, except under
+``pytracking-exclude-invalid`` where it is the number of frames with a valid ground truth.
 
 Details that follow the toolkits (``calcSeqErrRobust.m`` and pytracking's ``calc_seq_err_robust``):
 bad predictions are replaced by the previous (already replaced) box *before* frame 1 is overwritten
@@ -70,6 +76,8 @@ import numpy as np
 __all__ = [
     "PROTOCOLS",
     "PROTOCOL_VARIANTS",
+    "PROTOCOL_ALIASES",
+    "PROTOCOL_SOURCES",
     "ALL_PROTOCOLS",
     "PRECISION_THRESHOLDS",
     "SUCCESS_THRESHOLDS",
@@ -78,6 +86,7 @@ __all__ = [
     "FrameRange",
     "ProtocolRules",
     "PROTOCOL_RULES",
+    "protocol_rules",
     "SequenceScore",
     "CurveSummary",
     "TrajectoryAgreement",
@@ -95,8 +104,22 @@ __all__ = [
 PROTOCOLS: tuple[str, ...] = ("otb", "got10k", "pysot", "pytracking")
 """Names accepted by ``protocol=``; ``"otb"`` (the MATLAB toolkit) is the default."""
 
-PROTOCOL_VARIANTS: tuple[str, ...] = ("pysot-toolkit", "pysot-stvir", "pytracking-all-frames")
-"""Further protocols, each one codebase's version of a toolkit's rule (see the module docstring)."""
+PROTOCOL_VARIANTS: tuple[str, ...] = ("pysot-toolkit", "pytracking-exclude-invalid")
+"""Further protocols, each one codebase's (or option's) version of a toolkit's rule (see the module docstring)."""
+
+PROTOCOL_ALIASES: dict[str, str] = {"pysot-stvir": "pysot", "pytracking-all-frames": "pytracking"}
+"""Other accepted names (0.2.0's) -> the protocol they name; not listed in :data:`ALL_PROTOCOLS`."""
+
+PROTOCOL_SOURCES: dict[str, str] = {
+    "otb": "jwlim/tracker_benchmark util/calcSeqErrRobust.m (the OTB MATLAB toolkit)",
+    "got10k": "got10k-toolkit got10k/experiments/otb.py + got10k/utils/metrics.py",
+    "pysot": "STVIR/pysot toolkit/utils/statistics.py (tools/eval.py)",
+    "pytracking": "visionml/pytracking pytracking/analysis/extract_results.py, exclude_invalid_frames=False",
+    "pysot-toolkit": "StrangerZhang/pysot-toolkit pysot/utils/statistics.py",
+    "pytracking-exclude-invalid": "visionml/pytracking pytracking/analysis/extract_results.py, "
+    "exclude_invalid_frames=True",
+}
+"""The code each protocol follows (repository and file)."""
 
 ALL_PROTOCOLS: tuple[str, ...] = PROTOCOLS + PROTOCOL_VARIANTS
 """Every name ``protocol=`` accepts."""
@@ -164,12 +187,11 @@ TIGER1_FRAMES_6_TO_354: dict[str, FrameRange] = {"tiger1": FrameRange(n_gt_rows=
 PROTOCOL_RULES: dict[str, ProtocolRules] = {
     "otb": ProtocolRules("otb", True, "mask", "previous", TIGER1_FRAMES_6_TO_354),
     "got10k": ProtocolRules("got10k", True, "raw", "as_given", {}),
-    "pysot": ProtocolRules("pysot", False, "mask", "as_given", {}),
-    "pytracking": ProtocolRules("pytracking", True, "exclude", "zero_previous_else_raise", TIGER1_FRAMES_6_TO_354),
+    "pysot": ProtocolRules("pysot", False, "mask", "as_given", {}, "size", "centre"),
+    "pytracking": ProtocolRules("pytracking", True, "fail", "zero_previous_else_raise", TIGER1_FRAMES_6_TO_354),
     "pysot-toolkit": ProtocolRules("pysot-toolkit", False, "mask", "as_given", {}, "row", "centre"),
-    "pysot-stvir": ProtocolRules("pysot-stvir", False, "mask", "as_given", {}, "size", "centre"),
-    "pytracking-all-frames": ProtocolRules(
-        "pytracking-all-frames", True, "fail", "zero_previous_else_raise", TIGER1_FRAMES_6_TO_354
+    "pytracking-exclude-invalid": ProtocolRules(
+        "pytracking-exclude-invalid", True, "exclude", "zero_previous_else_raise", TIGER1_FRAMES_6_TO_354
     ),
 }
 
@@ -315,9 +337,14 @@ class SequenceScore:
     protocol: str = "otb"
 
 
-def _rules(protocol: str) -> ProtocolRules:
+def protocol_rules(protocol: str) -> ProtocolRules:
+    """The rules of a protocol name of :data:`ALL_PROTOCOLS` (or an alias of :data:`PROTOCOL_ALIASES`).
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
     try:
-        return PROTOCOL_RULES[protocol]
+        return PROTOCOL_RULES[PROTOCOL_ALIASES.get(protocol, protocol)]
     except KeyError:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(ALL_PROTOCOLS)}") from None
 
@@ -350,7 +377,7 @@ def score_sequence(
             ``pytracking`` a NaN or negative-size prediction (naming the frame) or a sequence
             without a single valid ground-truth frame.
     """
-    rules = _rules(protocol)
+    rules = protocol_rules(protocol)
     label = f" of sequence {name!r}" if name else ""
     gt = _as_boxes(gt_boxes, f"ground truth{label}")
     pred = _as_boxes(pred_boxes, f"prediction{label}")
@@ -529,7 +556,7 @@ def score_dataset(
     Returns:
         A :class:`DatasetScore`.
     """
-    _rules(protocol)
+    protocol_rules(protocol)
     if missing not in ("error", "skip"):
         raise ValueError(f"missing must be 'error' or 'skip', got {missing!r}")
     sequences = list(dataset)

@@ -106,7 +106,7 @@ def explain_sequence(
     gt_all = np.asarray(gt, dtype=np.float64)
     out = SequenceExplanation(name or "")
     for protocol in protocols:
-        rules = ev.PROTOCOL_RULES[protocol]
+        rules = ev.protocol_rules(protocol)
         try:
             s = ev.score_sequence(pred_all, gt_all, protocol=protocol, name=name)
         except ValueError as exc:

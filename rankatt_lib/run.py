@@ -488,7 +488,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sequences", default=None, help="comma-separated sequence names (default: all)")
     p.add_argument("--device", default=None, help="passed to the tracker factory as device=... (e.g. cpu, cuda)")
     p.add_argument("--overwrite", action="store_true", help="track again sequences that already have results")
-    p.add_argument("--protocol", default="otb", choices=evaluation.ALL_PROTOCOLS, help="scoring protocol (default otb)")
+    p.add_argument(
+        "--protocol",
+        default="otb",
+        choices=(*evaluation.ALL_PROTOCOLS, *evaluation.PROTOCOL_ALIASES),
+        help="scoring protocol (default otb)",
+    )
     p.add_argument(
         "--option",
         action="append",

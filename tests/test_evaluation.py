@@ -169,12 +169,16 @@ def test_pysot_protocol_edge_cases():
 def test_pytracking_protocol_edge_cases():
     pred = PRED4.copy()
     pred[2] = [1.0, 1.0, 10.0, 0.0]  # h == 0 instead of NaN: replaced by the previous box
-    s = ev.score_sequence(pred, GT4, protocol="pytracking")
+    s = ev.score_sequence(pred, GT4, protocol="pytracking-exclude-invalid")
     np.testing.assert_array_equal(s.ious, [1.0, -1.0, 1.0, 1.0])
     assert s.center_errors[1] == np.inf
     assert s.denominator == 3 and s.n_valid == 3  # invalid frame left out
     assert s.precision_curve.tolist() == [1.0] * 51
     assert s.auc == pytest.approx(20 / 21)
+    # pytracking's default (exclude_invalid_frames=False): the invalid frame counts as a failure
+    d = ev.score_sequence(pred, GT4, protocol="pytracking")
+    np.testing.assert_array_equal(d.ious, s.ious)
+    assert d.denominator == 4 and d.precision_curve.tolist() == [0.75] * 51 and d.auc == pytest.approx(15 / 21)
     # the same trajectory under otb keeps the invalid frame in the denominator
     assert ev.score_sequence(pred, GT4, protocol="otb").auc == pytest.approx(15 / 21)
 
@@ -188,7 +192,8 @@ def test_pytracking_rejects_nan_and_negative_size_naming_the_frame(bad):
 
 def test_pytracking_without_valid_frames_is_an_error():
     with pytest.raises(ValueError, match="no valid ground-truth"):
-        ev.score_sequence(np.array([BOX]), np.zeros((1, 4)), protocol="pytracking")
+        ev.score_sequence(np.array([BOX]), np.zeros((1, 4)), protocol="pytracking-exclude-invalid")
+    assert ev.score_sequence(np.array([BOX]), np.zeros((1, 4)), protocol="pytracking").auc == 0.0
 
 
 def test_bad_boxes_are_replaced_before_frame_one_is_overwritten():

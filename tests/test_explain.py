@@ -37,8 +37,8 @@ def test_explain_names_the_rules_that_acted():
     assert "1 invalid ground-truth frame(s) scored as they are" in got.reasons()
     assert pysot.iou_masked == 1 and pysot.bad_as_given == 2
     assert pyt.error and "frame 50" in pyt.error and np.isnan(pyt.auc)
-    allf = e.facts["pytracking-all-frames"]
-    assert "frame 50" in allf.error and "pytracking-all-frames" in allf.error
+    excl = e.facts["pytracking-exclude-invalid"]
+    assert "frame 50" in excl.error and "pytracking-exclude-invalid" in excl.error
     assert e.differs
     # the facts agree with the scores they explain
     for p, f in e.facts.items():
@@ -53,13 +53,13 @@ def test_denominators_and_inf_centres_are_explained():
     gt[[2, 3]] = 0
     pred = gt.copy()
     pred[[2, 3]] = [10, 10, 20, 20]
-    e = explain_sequence(pred, gt, "s", ["pytracking", "pytracking-all-frames", "got10k"])
-    assert e.facts["pytracking"].reasons() == [
+    e = explain_sequence(pred, gt, "s", ["pytracking-exclude-invalid", "pytracking", "got10k"])
+    assert e.facts["pytracking-exclude-invalid"].reasons() == [
         "2 frame(s) with IoU -1 (invalid ground truth)",
         "2 frame(s) with centre error inf (fails)",
         "divided by 8 valid frames of 10",
     ]
-    assert "divided by" not in " ".join(e.facts["pytracking-all-frames"].reasons())
+    assert "divided by" not in " ".join(e.facts["pytracking"].reasons())
     # frame 1 already equals the GT: "replaced" is not said
     assert e.facts["got10k"].reasons() == ["2 invalid ground-truth frame(s) scored as they are"]
 
@@ -85,7 +85,7 @@ def test_cli_score_all_protocols_with_explain(tmp_path, capsys):
     assert code == 0
     for p in evaluation.ALL_PROTOCOLS:
         s = evaluation.score_dataset(preds, list(ds), protocol=p)
-        assert f"{p:<21}  {s.auc:7.4f}  {s.precision:9.4f}" in out
+        assert f"{p:<{max(map(len, evaluation.ALL_PROTOCOLS))}}  {s.auc:7.4f}  {s.precision:9.4f}" in out
     assert "Jogging.1:" in out and "1 bad prediction(s) replaced by the previous box" in out
     assert "1 sequence(s) score the same under every protocol: Deer" in out
 
