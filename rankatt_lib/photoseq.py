@@ -153,23 +153,44 @@ class _Builtin:
 
 BUILTIN_PHOTOS: tuple[_Builtin, ...] = (
     # test: 2 colour + 2 grey photos
-    _Builtin("astronaut", "skimage", "scikit-image", "data/astronaut.png", "public domain", "NASA (Eileen Collins)", "test"),
-    _Builtin("coffee", "skimage", "scikit-image", "data/coffee.png", "CC0", "Rachel Michetti / Pikolo Espresso Bar", "test"),
-    _Builtin("coins", "skimage", "scikit-image", "data/coins.png", "no known copyright restrictions",
-             "Brooklyn Museum Collection", "test"),
+    _Builtin(
+        "astronaut", "skimage", "scikit-image", "data/astronaut.png", "public domain", "NASA (Eileen Collins)", "test"
+    ),
+    _Builtin(
+        "coffee", "skimage", "scikit-image", "data/coffee.png", "CC0", "Rachel Michetti / Pikolo Espresso Bar", "test"
+    ),
+    _Builtin(
+        "coins",
+        "skimage",
+        "scikit-image",
+        "data/coins.png",
+        "no known copyright restrictions",
+        "Brooklyn Museum Collection",
+        "test",
+    ),
     _Builtin("gravel", "skimage", "scikit-image", "data/gravel.png", "CC0", "CC0Textures (Gravel04)", "test"),
     # val
-    _Builtin("grace_hopper", "matplotlib", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "public domain",
-             "U.S. Navy photograph (matplotlib sample data)", "val"),
+    _Builtin(
+        "grace_hopper",
+        "matplotlib",
+        "matplotlib",
+        "mpl-data/sample_data/grace_hopper.jpg",
+        "public domain",
+        "U.S. Navy photograph (matplotlib sample data)",
+        "val",
+    ),
     _Builtin("brick", "skimage", "scikit-image", "data/brick.png", "CC0", "CC0Textures (Bricks25)", "val"),
-    _Builtin("clock", "skimage", "scikit-image", "data/clock_motion.png", "public domain", "Stefan van der Walt", "val"),
+    _Builtin(
+        "clock", "skimage", "scikit-image", "data/clock_motion.png", "public domain", "Stefan van der Walt", "val"
+    ),
     # train
     _Builtin("chelsea", "skimage", "scikit-image", "data/chelsea.png", "CC0", "Stefan van der Walt", "train"),
     _Builtin("rocket", "skimage", "scikit-image", "data/rocket.jpg", "public domain", "SpaceX", "train"),
     _Builtin("camera", "skimage", "scikit-image", "data/camera.png", "CC0", "Lav Varshney", "train"),
     _Builtin("grass", "skimage", "scikit-image", "data/grass.png", "CC0", "DeviantArt linolafett (Grass-01)", "train"),
-    _Builtin("hubble_deep_field", "skimage", "scikit-image", "data/hubble_deep_field.jpg", "public domain", "NASA",
-             "train"),
+    _Builtin(
+        "hubble_deep_field", "skimage", "scikit-image", "data/hubble_deep_field.jpg", "public domain", "NASA", "train"
+    ),
 )
 """The bundled photographs (licences as stated in scikit-image's ``skimage/data/_fetchers.py``
 docstrings; matplotlib's Grace Hopper portrait is an official U.S. Navy photograph) and their split."""
@@ -263,8 +284,16 @@ def gather_photos(photo_dirs: Iterable[str | Path] = (), *, builtin: bool = True
                 continue
             version = importlib.metadata.version(b.distribution)
             photos.append(
-                Photo(b.key, b.split, f"{b.distribution} {version}", f"{b.module}/{b.relpath}", path, _sha256(path),
-                      b.licence, b.credit)
+                Photo(
+                    b.key,
+                    b.split,
+                    f"{b.distribution} {version}",
+                    f"{b.module}/{b.relpath}",
+                    path,
+                    _sha256(path),
+                    b.licence,
+                    b.credit,
+                )
             )
         if missing:
             what = "; ".join(f"{pkg}: {', '.join(keys)}" for pkg, keys in missing.items())
@@ -283,8 +312,16 @@ def gather_photos(photo_dirs: Iterable[str | Path] = (), *, builtin: bool = True
         for p in files:
             digest = _sha256(p)
             photos.append(
-                Photo(f"dir:{p.name}", _split_of_hash(digest), f"folder {d.name}", p.name, p, digest,
-                      "see the folder's source", "")
+                Photo(
+                    f"dir:{p.name}",
+                    _split_of_hash(digest),
+                    f"folder {d.name}",
+                    p.name,
+                    p,
+                    digest,
+                    "see the folder's source",
+                    "",
+                )
             )
     keys = [p.key for p in photos]
     if len(set(keys)) != len(keys):
@@ -398,7 +435,9 @@ def plan_photo_benchmark(
             attrs = tuple(a for a in ATTRIBUTES if a in chosen)
             n = int(rng.integers(lo, hi + 1))
             specs.append(
-                PhotoSequenceSpec(f"photo_{sp}_{i:03d}", sp, i, int(seed), mode, attrs, n, groups[sp], tuple(image_size))
+                PhotoSequenceSpec(
+                    f"photo_{sp}_{i:03d}", sp, i, int(seed), mode, attrs, n, groups[sp], tuple(image_size)
+                )
             )
     return specs
 
@@ -431,7 +470,12 @@ def _texture_score(img: np.ndarray) -> float:
 
 
 def _pick_region(
-    rng: np.random.Generator, photo: np.ndarray, cw: int, ch: int, tries: int = 10, avoid: tuple[float, float] | None = None
+    rng: np.random.Generator,
+    photo: np.ndarray,
+    cw: int,
+    ch: int,
+    tries: int = 10,
+    avoid: tuple[float, float] | None = None,
 ) -> tuple[int, int]:
     """Top-left of a ``cw x ch`` region of ``photo`` with much texture (best of ``tries`` random ones);
     with ``avoid=(x, y)``, regions overlapping the region at that top-left are not taken."""
@@ -448,8 +492,9 @@ def _pick_region(
     return best_xy
 
 
-def _sprite(photo: np.ndarray, x: int, y: int, cw: int, ch: int, out_w: int, out_h: int, shape: str,
-            feather: float) -> np.ndarray:
+def _sprite(
+    photo: np.ndarray, x: int, y: int, cw: int, ch: int, out_w: int, out_h: int, shape: str, feather: float
+) -> np.ndarray:
     """Premultiplied float32 RGBA ``(out_h, out_w, 4)`` of the region, resized (area-averaged when shrinking)."""
     crop = photo[y : y + ch, x : x + cw]
     interp = cv2.INTER_AREA if out_w < cw else cv2.INTER_CUBIC
@@ -517,8 +562,9 @@ def _warp(obj: _Object, t: int, blur: bool = True) -> tuple[np.ndarray, np.ndarr
     x0, y0 = int(math.floor(pts[:, 0].min())) - pad, int(math.floor(pts[:, 1].min())) - pad
     x1, y1 = int(math.ceil(pts[:, 0].max())) + pad, int(math.ceil(pts[:, 1].max())) + pad
     M = np.c_[A, tvec - np.array([x0, y0])]
-    out = cv2.warpAffine(sprite, M, (x1 - x0 + 1, y1 - y0 + 1), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out = cv2.warpAffine(
+        sprite, M, (x1 - x0 + 1, y1 - y0 + 1), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     alpha = out[..., 3].copy()
     if blur and length >= 1.5:
         k = _line_kernel(vx * obj.exposure, vy * obj.exposure)
@@ -701,8 +747,9 @@ def _plan(spec: PhotoSequenceSpec) -> _Scene:
         roll = theta
         need = 2.0 * max(W, H)  # room around the target's region for most of the view (beyond it: mirrored)
         u = max(need / min(pw, ph), 0.55 if max(pw, ph) > 700 else 1.0)
-        bg = cv2.resize(bg_raw, (round(pw * u), round(ph * u)),
-                        interpolation=cv2.INTER_AREA if u < 1 else cv2.INTER_CUBIC)
+        bg = cv2.resize(
+            bg_raw, (round(pw * u), round(ph * u)), interpolation=cv2.INTER_AREA if u < 1 else cv2.INTER_CUBIC
+        )
         bh, bw = bg.shape[:2]
         # target region in background pixels: size at zoom z[0]
         tw, th = max(int(round(w0 / z[0])), 4), max(int(round(h0 / z[0])), 4)
@@ -722,8 +769,9 @@ def _plan(spec: PhotoSequenceSpec) -> _Scene:
         frame_blur[1:] = np.diff(np.stack([cx, cy], 1), axis=0) * exposure
     else:
         u = max(1.15 * W / pw, 1.15 * H / ph, min(1.0, rng.uniform(0.5, 1.0) * 700 / max(pw, ph)))
-        bg = cv2.resize(bg_raw, (round(pw * u), round(ph * u)),
-                        interpolation=cv2.INTER_AREA if u < 1 else cv2.INTER_CUBIC)
+        bg = cv2.resize(
+            bg_raw, (round(pw * u), round(ph * u)), interpolation=cv2.INTER_AREA if u < 1 else cv2.INTER_CUBIC
+        )
         bh, bw = bg.shape[:2]
         # a slowly panning, slightly zooming camera over the background
         span_x, span_y = max(bw - W * 1.06, 0.0), max(bh - H * 1.06, 0.0)
@@ -746,8 +794,19 @@ def _plan(spec: PhotoSequenceSpec) -> _Scene:
         if turned is not None:
             bx, by = _pick_region(rng, obj_raw, cw, ch, avoid=(rx, ry))
             back = _sprite(obj_raw, bx, by, cw, ch, out_w, out_h, shape, feather)
-        target = _Object(sprite, cx, cy, sx / rs, sy / rs, theta, back=back, turned=turned, warp=warp,
-                         warp_period=float(rng.uniform(10, 25)), exposure=exposure)
+        target = _Object(
+            sprite,
+            cx,
+            cy,
+            sx / rs,
+            sy / rs,
+            theta,
+            back=back,
+            turned=turned,
+            warp=warp,
+            warp_period=float(rng.uniform(10, 25)),
+            exposure=exposure,
+        )
         target.half = _half(sprite)
         target.half_back = _half(back) if back is not None else None
     sizes = np.hypot(w0, h0) * scale  # the target's diagonal in every frame
@@ -772,8 +831,15 @@ def _plan(spec: PhotoSequenceSpec) -> _Scene:
             spr = _sprite(src_for_clutter, dx, dy, cw, ch, tgt_sprite_w, tgt_sprite_h, shape, feather)
             radius = sizes * rng.uniform(0.9, 1.6)
             ang = rng.uniform(0, 2 * np.pi) + np.arange(N) * rng.choice([-1, 1]) * rng.uniform(0.02, 0.06)
-            d = _Object(spr, cx + radius * np.cos(ang), cy + radius * np.sin(ang), target.sx.copy(), target.sy.copy(),
-                        theta + rng.uniform(-0.3, 0.3), exposure=target.exposure)
+            d = _Object(
+                spr,
+                cx + radius * np.cos(ang),
+                cy + radius * np.sin(ang),
+                target.sx.copy(),
+                target.sy.copy(),
+                theta + rng.uniform(-0.3, 0.3),
+                exposure=target.exposure,
+            )
             d.half = _half(spr)
             behind.append(d)
         if behind and max(_distance_fraction(d, target, sizes) for d in behind) >= _BC_FRACTION:
@@ -797,8 +863,17 @@ def _plan(spec: PhotoSequenceSpec) -> _Scene:
             ih, iw = img.shape[:2]
             cw, ch = min(ow_ * 2, iw), min(oh_ * 2, ih)
             ox0, oy0 = _pick_region(rng, img, cw, ch)
-            spr = _sprite(img, ox0, oy0, cw, ch, ow_, oh_, str(rng.choice(["rectangle", "ellipse", "rounded"])),
-                          float(rng.uniform(0.8, 2.0)))
+            spr = _sprite(
+                img,
+                ox0,
+                oy0,
+                cw,
+                ch,
+                ow_,
+                oh_,
+                str(rng.choice(["rectangle", "ellipse", "rounded"])),
+                float(rng.uniform(0.8, 2.0)),
+            )
             dur = rng.uniform(10, 25)
             speed = (size + sizes[te]) / min(dur, max(te, 1))  # far from the target in frame 1
             ang = rng.uniform(0, 2 * np.pi)
@@ -807,8 +882,15 @@ def _plan(spec: PhotoSequenceSpec) -> _Scene:
             ocx = cx[te] + off[0] + speed * tt * math.cos(ang)
             ocy = cy[te] + off[1] + speed * tt * math.sin(ang)
             ones = np.ones(N)
-            o = _Object(spr, ocx, ocy, ones, ones.copy(), np.full(N, rng.uniform(-0.3, 0.3)),
-                        exposure=0.0 if camera else target.exposure)
+            o = _Object(
+                spr,
+                ocx,
+                ocy,
+                ones,
+                ones.copy(),
+                np.full(N, rng.uniform(-0.3, 0.3)),
+                exposure=0.0 if camera else target.exposure,
+            )
             o.half = _half(spr)
             occluders.append(o)
             occ_events.append({"frame": te + 1, "photo": p.key, "full": full})
@@ -834,8 +916,21 @@ def _plan(spec: PhotoSequenceSpec) -> _Scene:
         "occluders": occ_events,
         "events": events,
     }
-    return _Scene(spec, bg.astype(np.float32) / 255.0, cam, target, behind, occluders, frame_blur, gain, light_field,
-                  light_pos, noise, applied, info)
+    return _Scene(
+        spec,
+        bg.astype(np.float32) / 255.0,
+        cam,
+        target,
+        behind,
+        occluders,
+        frame_blur,
+        gain,
+        light_field,
+        light_pos,
+        noise,
+        applied,
+        info,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -876,8 +971,9 @@ def _frames(sc: _Scene, *, draw_target: bool = True, with_masks: bool = False) -
     W, H = spec.image_size
     tgt = sc.target
     for t in range(spec.n_frames):
-        frame = cv2.warpAffine(sc.background, sc.cam[t], (W, H), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REFLECT_101)
+        frame = cv2.warpAffine(
+            sc.background, sc.cam[t], (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        )
         for obj in sc.behind:
             rgba, _, x0, y0, _ = _warp(obj, t)
             _composite(frame, rgba, x0, y0)
@@ -953,8 +1049,9 @@ class PhotoSequence:
         return len(self.frames)
 
 
-def _tags(sc: _Scene, gt: np.ndarray, full: np.ndarray, occ: np.ndarray, blur: np.ndarray, light: np.ndarray
-          ) -> tuple[tuple[str, ...], dict[str, Any]]:
+def _tags(
+    sc: _Scene, gt: np.ndarray, full: np.ndarray, occ: np.ndarray, blur: np.ndarray, light: np.ndarray
+) -> tuple[tuple[str, ...], dict[str, Any]]:
     applied = set(sc.applied)
     iv_ratio = float(light.max() / max(light.min(), 1e-6))
     if iv_ratio >= _IV_RATIO:
@@ -974,8 +1071,14 @@ def render_sequence(spec: PhotoSequenceSpec, *, draw_target: bool = True, with_m
     sc = _plan(spec)
     frames = list(_frames(sc, draw_target=draw_target, with_masks=with_masks))
     gt = np.array([f.box for f in frames])
-    tags, stats = _tags(sc, gt, np.array([f.full_box for f in frames]), np.array([f.occlusion for f in frames]),
-                        np.array([f.blur for f in frames]), np.array([f.illumination for f in frames]))
+    tags, stats = _tags(
+        sc,
+        gt,
+        np.array([f.full_box for f in frames]),
+        np.array([f.occlusion for f in frames]),
+        np.array([f.blur for f in frames]),
+        np.array([f.illumination for f in frames]),
+    )
     stats["scene"] = sc.info
     masks = [f.mask for f in frames] if with_masks else None
     return PhotoSequence(spec, [f.image for f in frames], gt, tags, stats, masks)  # type: ignore[arg-type]
@@ -1047,8 +1150,11 @@ def write_sequence(spec: PhotoSequenceSpec, folder: str | Path) -> dict[str, Any
         "scene": sc.info,
     }
     (tmp / _RECORD).write_text(
-        json.dumps({"fingerprint": spec.fingerprint(), "content_sha256": _content_hash(tmp, spec.n_frames),
-                    "record": record}, indent=1) + "\n"
+        json.dumps(
+            {"fingerprint": spec.fingerprint(), "content_sha256": _content_hash(tmp, spec.n_frames), "record": record},
+            indent=1,
+        )
+        + "\n"
     )
     if final.exists():
         shutil.rmtree(final)
@@ -1124,8 +1230,16 @@ def make_photo_benchmark(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     photos = gather_photos(photo_dirs)
-    specs = plan_photo_benchmark(seed, split, n_test=n_test, n_val=n_val, n_train=n_train,
-                                 length_range=length_range, image_size=image_size, photos=photos)
+    specs = plan_photo_benchmark(
+        seed,
+        split,
+        n_test=n_test,
+        n_val=n_val,
+        n_train=n_train,
+        length_range=length_range,
+        image_size=image_size,
+        photos=photos,
+    )
     splits = _split_list(split)
     for sp in splits:
         d = root / sp
@@ -1173,8 +1287,12 @@ def make_photo_benchmark(
     if old_path.exists():
         try:
             old = json.loads(old_path.read_text())
-            if (old.get("seed") == seed and old.get("generator_version") == GENERATOR_VERSION
-                    and old.get("photos") == photo_records and old.get("image_size") == list(image_size)):
+            if (
+                old.get("seed") == seed
+                and old.get("generator_version") == GENERATOR_VERSION
+                and old.get("photos") == photo_records
+                and old.get("image_size") == list(image_size)
+            ):
                 meta["splits"].update({k: v for k, v in old.get("splits", {}).items() if k not in splits})
         except (json.JSONDecodeError, OSError):
             pass
@@ -1207,12 +1325,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-test", type=int, default=20, help="sequences in the test split (default 20)")
     ap.add_argument("--n-val", type=int, default=10, help="sequences in the val split (default 10)")
     ap.add_argument("--n-train", type=int, default=40, help="sequences in the train split (default 40)")
-    ap.add_argument("--frames", type=int, nargs=2, metavar=("MIN", "MAX"), default=(100, 100),
-                    help="frames per sequence, inclusive range (default 100 100)")
-    ap.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), default=IMAGE_SIZE,
-                    help=f"frame size (default {IMAGE_SIZE[0]} {IMAGE_SIZE[1]})")
-    ap.add_argument("--photos", action="append", default=[], metavar="DIR",
-                    help="an extra folder of photos (split by each file's hash); repeatable")
+    ap.add_argument(
+        "--frames",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=(100, 100),
+        help="frames per sequence, inclusive range (default 100 100)",
+    )
+    ap.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        metavar=("W", "H"),
+        default=IMAGE_SIZE,
+        help=f"frame size (default {IMAGE_SIZE[0]} {IMAGE_SIZE[1]})",
+    )
+    ap.add_argument(
+        "--photos",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an extra folder of photos (split by each file's hash); repeatable",
+    )
     ap.add_argument("--list-photos", action="store_true", help="list the photographs and their splits, then stop")
     ap.add_argument("--workers", type=int, default=1, help="parallel processes (same output; default 1)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -1226,9 +1361,17 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         t0 = time.perf_counter()
         meta = make_photo_benchmark(
-            args.out, seed=args.seed, split=args.split, n_test=args.n_test, n_val=args.n_val, n_train=args.n_train,
-            length_range=tuple(args.frames), image_size=tuple(args.size), photo_dirs=args.photos,
-            progress=not args.no_progress, workers=args.workers,
+            args.out,
+            seed=args.seed,
+            split=args.split,
+            n_test=args.n_test,
+            n_val=args.n_val,
+            n_train=args.n_train,
+            length_range=tuple(args.frames),
+            image_size=tuple(args.size),
+            photo_dirs=args.photos,
+            progress=not args.no_progress,
+            workers=args.workers,
         )
     except PhotoSourceError as exc:
         print(f"error: {exc}")
@@ -1236,6 +1379,12 @@ def main(argv: list[str] | None = None) -> int:
     dt = time.perf_counter() - t0
     for sp, seqs in meta["splits"].items():
         print(f"{sp}: {len(seqs)} sequences, {sum(s['n_frames'] for s in seqs)} frames")
-    print(f"wrote {args.out} (seed {args.seed}, generator {meta['generator_version']}; "
-          f"{meta['written']} sequences rendered, the others were complete) in {dt:.1f} s")
+    print(
+        f"wrote {args.out} (seed {args.seed}, generator {meta['generator_version']}; "
+        f"{meta['written']} sequences rendered, the others were complete) in {dt:.1f} s"
+    )
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
