@@ -54,6 +54,7 @@ import math
 import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -87,6 +88,7 @@ __all__ = [
     "SPLITS",
     "Photo",
     "PhotoSourceError",
+    "GenerationBusyError",
     "PhotoSequenceSpec",
     "PhotoFrame",
     "PhotoSequence",
@@ -1229,6 +1231,48 @@ def make_photo_benchmark(
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    with _exclusive(root):
+        return _make(root, seed, split, n_test, n_val, n_train, length_range, image_size, photo_dirs, progress, workers)
+
+
+class GenerationBusyError(RuntimeError):
+    """Another process is generating into the same folder."""
+
+
+@contextmanager
+def _exclusive(root: Path) -> Iterator[None]:
+    """Hold ``root/.lock`` (an advisory lock, released when the process ends, even when killed)."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no lock
+        yield
+        return
+    with open(root / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise GenerationBusyError(
+                f"another process is generating into {root} (it holds {root / '.lock'}); wait for it or stop it"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _make(
+    root: Path,
+    seed: int,
+    split: str,
+    n_test: int,
+    n_val: int,
+    n_train: int,
+    length_range: tuple[int, int],
+    image_size: tuple[int, int],
+    photo_dirs: Sequence[str | Path],
+    progress: bool,
+    workers: int,
+) -> dict[str, Any]:
     photos = gather_photos(photo_dirs)
     specs = plan_photo_benchmark(
         seed,
@@ -1311,6 +1355,7 @@ def make_photo_benchmark(
 def main(argv: list[str] | None = None) -> int:
     """``rankatt photo`` (and ``data_scripts/make_photo_otb.py``): generate, print a summary."""
     import argparse
+    import sys
     import time
 
     ap = argparse.ArgumentParser(
@@ -1373,8 +1418,8 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             workers=args.workers,
         )
-    except PhotoSourceError as exc:
-        print(f"error: {exc}")
+    except (PhotoSourceError, GenerationBusyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     dt = time.perf_counter() - t0
     for sp, seqs in meta["splits"].items():

@@ -183,6 +183,17 @@ def test_resume_after_a_kill(small, tmp_path, monkeypatch):
     assert list(json.loads((root / "meta.json").read_text())["splits"]) == ["test", "val", "train"]
 
 
+def test_a_second_generation_into_the_same_folder_is_refused(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    root = tmp_path / "busy"
+    root.mkdir()
+    with open(root / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(photoseq.GenerationBusyError, match="another process"):
+            make_photo_benchmark(root, seed=0, **SMALL)
+    assert not (root / "test").exists()
+
+
 # --- ground truth and attributes (in memory) --------------------------------------------------------
 
 
