@@ -1321,6 +1321,7 @@ def _make(
         "seed": int(seed),
         "image_size": list(image_size),
         "jpeg_quality": JPEG_QUALITY,
+        "opencv_version": cv2.__version__,  # resizing, warping and JPEG encoding: part of the exact bytes
         "ground_truth": "1-based x,y,w,h; clipped to the image when partly out of view; 0,0,0,0 when fully out of view",
         "attributes": list(ATTRIBUTES),
         "attribute_rules": ATTRIBUTE_RULES,
