@@ -46,6 +46,7 @@ Determinism and resuming
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -263,9 +264,67 @@ def _split_of_hash(digest: str) -> str:
     return "test" if u < 25 else "val" if u < 40 else "train"
 
 
+def _find_copyright(folder: Path) -> Path | None:
+    """A licence file for an extra photo folder: ``copyright`` (Debian's machine-readable format),
+    ``LICENSE``/``LICENCE``/``COPYING`` in the folder, or, for a folder unpacked from a Debian
+    package (``dpkg -x pkg.deb root``: ``root/usr/share/backgrounds/...``), that package's
+    ``root/usr/share/doc/<package>/copyright``."""
+    for name in ("copyright", "LICENSE", "LICENSE.txt", "LICENCE", "LICENCE.txt", "COPYING"):
+        if (folder / name).is_file():
+            return folder / name
+    parts = folder.resolve().parts
+    if "usr" in parts:
+        root = Path(*parts[: len(parts) - parts[::-1].index("usr") - 1])
+        found = sorted((root / "usr" / "share" / "doc").glob("*/copyright"))
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def _read_dep5(path: Path) -> list[tuple[list[str], str, str]]:
+    """``(file patterns, licence, first copyright line)`` of each ``Files:`` stanza of a Debian
+    machine-readable copyright file (empty for any other text)."""
+    stanzas: list[tuple[list[str], str, str]] = []
+    for block in re.split(r"\n\s*\n", path.read_text(encoding="utf-8", errors="replace")):
+        fields: dict[str, str] = {}
+        key = None
+        for line in block.splitlines():
+            m = re.match(r"^([A-Za-z-]+):\s*(.*)$", line)
+            if m and not line.startswith((" ", "\t")):
+                key = m.group(1).lower()
+                fields[key] = m.group(2).strip()
+            elif key is not None:
+                fields[key] += " " + line.strip()
+        if "files" in fields and "license" in fields:
+            stanzas.append((fields["files"].split(), fields["license"], fields.get("copyright", "").split("  ")[0]))
+    return stanzas
+
+
+def _licence_of(photo: Path, stanzas: list[tuple[list[str], str, str]], copyright_file: Path | None) -> tuple[str, str]:
+    """``(licence, credit)`` of an extra photo: a ``<photo>.licence``/``.license`` file's first line,
+    else the last matching stanza of a Debian copyright file, else a pointer to the licence file."""
+    for suffix in (".licence", ".license"):
+        side = photo.with_name(photo.name + suffix)
+        if side.is_file():
+            lines = side.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            return (lines[0].strip() if lines else "not stated"), " ".join(x.strip() for x in lines[1:2])
+    posix = photo.resolve().as_posix()
+    found = None
+    for patterns, licence, credit in stanzas:  # DEP-5: the last matching stanza wins
+        if any(fnmatch.fnmatchcase(posix, "*/" + pat) or pat == "*" for pat in patterns):
+            found = (licence, credit)
+    if found is not None:
+        return found
+    if copyright_file is not None:
+        return f"see {copyright_file.name} beside the photos", ""
+    return "not stated", ""
+
+
 def gather_photos(photo_dirs: Iterable[str | Path] = (), *, builtin: bool = True) -> list[Photo]:
     """The source photographs: the bundled ones (:data:`BUILTIN_PHOTOS`) and every image file of
-    ``photo_dirs`` (not recursive; a file's split follows from its SHA-256, so it never moves).
+    ``photo_dirs`` (not recursive; a file's split follows from its SHA-256, so it never moves; its
+    licence comes from a ``<file>.licence`` line, the folder's Debian ``copyright`` file or the one
+    of the Debian package the folder was unpacked from, see :func:`_find_copyright`).
 
     Raises:
         PhotoSourceError: a package that bundles photos is not installed, or a file is missing from
@@ -311,19 +370,13 @@ def gather_photos(photo_dirs: Iterable[str | Path] = (), *, builtin: bool = True
         files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
         if not files:
             raise PhotoSourceError(f"photo folder {d} holds no image files ({', '.join(PHOTO_SUFFIXES)})")
+        copyright_file = _find_copyright(d)
+        stanzas = _read_dep5(copyright_file) if copyright_file is not None else []
         for p in files:
             digest = _sha256(p)
+            licence, credit = _licence_of(p, stanzas, copyright_file)
             photos.append(
-                Photo(
-                    f"dir:{p.name}",
-                    _split_of_hash(digest),
-                    f"folder {d.name}",
-                    p.name,
-                    p,
-                    digest,
-                    "see the folder's source",
-                    "",
-                )
+                Photo(f"dir:{p.name}", _split_of_hash(digest), f"folder {d.name}", p.name, p, digest, licence, credit)
             )
     keys = [p.key for p in photos]
     if len(set(keys)) != len(keys):

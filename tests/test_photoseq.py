@@ -76,12 +76,26 @@ def test_missing_photo_source_names_package_and_install(monkeypatch, tmp_path):
 
 
 def test_extra_photo_folder_is_split_by_content(photos, tmp_path):
+    folder = tmp_path / "pics"
+    folder.mkdir()
     for p in photos[:6]:
-        (tmp_path / f"{p.key}.png").write_bytes(p.path.read_bytes())
-    extra = gather_photos([tmp_path], builtin=False)
+        (folder / f"{p.key}.png").write_bytes(p.path.read_bytes())
+    extra = gather_photos([folder], builtin=False)
     assert len(extra) == 6 and all(p.key.startswith("dir:") for p in extra)
     assert [p.split for p in extra] == [photoseq._split_of_hash(p.sha256) for p in extra]
-    assert gather_photos([tmp_path], builtin=False) == extra
+    assert gather_photos([folder], builtin=False) == extra
+    assert {p.licence for p in extra} == {"not stated"}
+    # licences: Debian's machine-readable copyright file (last matching stanza wins), or a sidecar
+    (folder / "copyright").write_text(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files: *\nCopyright: 2020, Someone\nLicense: GPL-2+\n\n"
+        "Files: pics/astro*.png\nCopyright: 2019, Other\n           2021, Third\nLicense: CC0-1.0\n"
+    )
+    (folder / "coffee.png.licence").write_text("public domain\nby the barista\n")
+    lic = {p.key: (p.licence, p.credit) for p in gather_photos([folder], builtin=False)}
+    assert lic["dir:astronaut.png"] == ("CC0-1.0", "2019, Other 2021, Third")
+    assert lic["dir:coffee.png"] == ("public domain", "by the barista")
+    assert lic["dir:coins.png"] == ("GPL-2+", "2020, Someone")
 
 
 # --- plan ------------------------------------------------------------------------------------------
