@@ -649,10 +649,11 @@ class _Scene:
 
 
 def _trajectory(
-    rng: np.random.Generator, N: int, W: int, H: int, r: float, at: set[str]
+    rng: np.random.Generator, N: int, W: int, H: int, r: float, at: set[str], radius: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """Centre path in frame pixels: cosine-eased random keyframes inside the safe range (a target of
-    radius ``r`` fully visible), plus fast jumps (FM) and excursions out of the image (OV)."""
+    radius ``r`` fully visible), plus fast jumps (FM) and excursions out of the image (OV) sized by
+    the target's radius in each frame, ``radius``."""
     lo_x, hi_x = min(r + 2, W / 2), max(W - 1 - r - 2, W / 2)
     lo_y, hi_y = min(r + 2, H / 2), max(H - 1 - r - 2, H / 2)
 
@@ -697,7 +698,8 @@ def _trajectory(
             full = bool(rng.random() < 0.6)
             cx, cy = xs[-1], ys[-1]
             edge = int(np.argmin([cx, W - 1 - cx, cy, H - 1 - cy]))
-            beyond = r + rng.uniform(8, 40) if full else rng.uniform(0.1, 0.6) * r
+            r_out = float(radius[min(int(ov_at) + 12, N - 1)])  # its size while it is out
+            beyond = r_out + rng.uniform(8, 40) if full else rng.uniform(0.1, 0.6) * r_out
             out = [(-beyond, cy), (W - 1 + beyond, cy), (cx, -beyond), (cx, H - 1 + beyond)][edge]
             go = float(rng.uniform(8, 16))
             hold = float(rng.integers(3, 10))
@@ -773,9 +775,9 @@ def _plan(spec: PhotoSequenceSpec) -> _Scene:
             applied.add("OPR")
     sx = scale * np.sqrt(aspect_t) * squash
     sy = scale / np.sqrt(aspect_t)
-    r_max = 0.5 * math.hypot(w0, h0) * float(np.max(np.maximum(sx, sy)))
-    r_max = min(r_max, 0.45 * min(W, H))
-    cx, cy, events = _trajectory(rng, N, W, H, r_max, at)
+    radius = 0.5 * math.hypot(w0, h0) * np.maximum(sx, sy)
+    r_max = min(float(radius.max()), 0.45 * min(W, H))
+    cx, cy, events = _trajectory(rng, N, W, H, r_max, at, radius)
 
     # --- photos ---
     bg_photo = photos[int(rng.integers(len(photos)))]
