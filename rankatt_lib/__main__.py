@@ -7,8 +7,8 @@
     python -m rankatt_lib export RESULTS --toolkit got10k|pysot|pytracking|otb-mat --out DIR [--dataset DIR]
     python -m rankatt_lib score RESULTS --dataset DIR [--protocol NAME|all] [--explain]
     python -m rankatt_lib import FOLDER --results ROOT --benchmark NAME [--tracker NAME] [--dataset DIR]
-    python -m rankatt_lib run|report|bench|train|download|synthetic ...   (the same options as
-        rankatt_lib.run, .experiment, .bench, .train, .download and .synthetic; --help lists them)
+    python -m rankatt_lib run|report|bench|train|download|synthetic|photo ...   (the same options as
+        rankatt_lib.run, .experiment, .bench, .train, .download, .synthetic and .photoseq; --help lists them)
     python -m rankatt_lib vot TRACKER [--ini]   (a TraX tracker process for the VOT toolkit; rankatt_lib.vot)
 """
 
@@ -27,6 +27,7 @@ _DELEGATED: dict[str, tuple[str, str]] = {
     "bench": ("rankatt_lib.bench", "time the trackers on one sequence (ms per frame, fps), JSON report"),
     "download": ("rankatt_lib.download", "download OTB-2013/2015, UAV123, TC128 (resumable, verified)"),
     "synthetic": ("rankatt_lib.synthetic", "generate the synthetic OTB-format benchmark (deterministic)"),
+    "photo": ("rankatt_lib.photoseq", "generate OTB-format sequences cut from real photographs (resumable)"),
     "report": (
         "rankatt_lib.experiment",
         "score every tracker's stored results (OTB2013/2015 or any benchmark), write plots and tables "
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     _delegate(sub, "download")
     _delegate(sub, "synthetic")
+    _delegate(sub, "photo")
     _delegate(sub, "run")
     sc = sub.add_parser(
         "score",

@@ -47,7 +47,7 @@ def test_delegated_subcommands_reach_the_library_modules(tmp_path, capsys):
     assert stop.value.code == 0 and "--sweep-init" in capsys.readouterr().out
 
     top = subprocess.run([sys.executable, "-m", "rankatt_lib", "--help"], capture_output=True, text=True)
-    names = ("download", "synthetic", "run", "score", "report", "bench", "train", "track", "export", "import",
+    names = ("download", "synthetic", "photo", "run", "score", "report", "bench", "train", "track", "export", "import",
              "vot", "info", "trackers")
     listed = [line.split()[0] for line in top.stdout.splitlines() if line.startswith("    ") and line.split()]
     assert [n for n in listed if n in names] == list(names)  # every command, in the order of the work
