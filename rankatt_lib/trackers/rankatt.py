@@ -71,6 +71,7 @@ from ..ranking import Ranking
 from ..registry import register
 from .base import (
     PRECISIONS,
+    SCALE_NORMALISATIONS,
     DeepTrackerBase,
     Profiler,
     SearchGeometry,
@@ -80,6 +81,7 @@ from .base import (
     damped_size,
     find_peaks,
     motion_prior,
+    scale_calibration,
 )
 
 __all__ = [
@@ -160,6 +162,17 @@ class RankingAttentionConfig:
         scale_damping: fraction of the scale change applied to the size (0.6).
         scale_min_peak: keep the size when the scale-1 peak is below it (0.15).
         subpixel: parabolic sub-cell peak refinement (*ours*).
+        scale_normalisation: how the peaks of the scales are made comparable before the best one
+            is chosen: ``"none"`` (CREST, the default: raw peaks) or ``"frame1"`` (*ours*: each
+            scale's peak divided by the frame-1 model's peak on that scale of frame 1,
+            :func:`~.base.scale_calibration`; one more detection step at init). The part tracker's
+            7 x 7 kernels are smaller than the target and respond more to a target that looks
+            smaller, so with ``"none"`` the 1.05 scale outscores scale 1 on an unchanged frame.
+        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*).
+            Patches that are enlarged are bit-identical either way.
+        refresh_geometry: when a per-axis clamp of the size changes the box's aspect ratio,
+            rebuild the part labels' size, the prior kernel and the motion prior from the new size
+            in cells (*ours*; ``False``: keep frame 1's).
         min_size: smallest target side in pixels (*ours*).
 
     Execution (GPU options; they change rounding, not the algorithm):
@@ -211,6 +224,9 @@ class RankingAttentionConfig:
     scale_damping: float = 0.6
     scale_min_peak: float = 0.15
     subpixel: bool = True
+    scale_normalisation: str = "none"
+    antialias: bool = False
+    refresh_geometry: bool = True
     min_size: float = 4.0
 
     precision: str = "fp32"
@@ -243,6 +259,10 @@ class RankingAttentionConfig:
             raise ValueError(f"updater must be one of {_UPDATER_CHOICES}, got {self.updater!r}")
         if not 0.0 <= self.scale_damping <= 1.0:
             raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
+        if self.scale_normalisation not in SCALE_NORMALISATIONS:
+            raise ValueError(
+                f"scale_normalisation must be one of {SCALE_NORMALISATIONS}, got {self.scale_normalisation!r}"
+            )
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
         self.channels_last = bool(self.channels_last)
@@ -417,6 +437,7 @@ def detect_step(
     prior: torch.Tensor,
     patches: torch.Tensor,
     profiler: Profiler | None = None,
+    scale_calib: torch.Tensor | None = None,
 ) -> DetectOutputs:
     r"""Steps 1-5 of a frame on a batch of scale patches, as a pure function of tensors.
 
@@ -436,6 +457,8 @@ def detect_step(
         prior: ``(h, w)`` CREST's motion prior (times the combined response).
         patches: ``(S, 3, P, P)`` the scale pyramid.
         profiler: time the components (eager only).
+        scale_calib: ``(S,)`` divisors of the scales' peaks before the scale is chosen
+            (:func:`~.base.scale_calibration`); ``None``: raw peaks.
     """
 
     def section(name: str) -> contextlib.AbstractContextManager[Any]:
@@ -467,7 +490,7 @@ def detect_step(
             resp = _combine_parts(parts, p)[:, 0]
             weighted = resp * prior
             peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
-            best = choose_scale(peaks[:, 2], cfg.reference, cfg.scale_penalty, cfg.scale_min_peak)
+            best = choose_scale(peaks[:, 2], cfg.reference, cfg.scale_penalty, cfg.scale_min_peak, scale_calib)
             pick = peaks.index_select(0, best.reshape(1))[0]  # (x, y, value) of the chosen scale
             read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]])
     return DetectOutputs(kernels, h_t, scores, order, m, xS, xL, xLa, p, resp, weighted, pick, read)
@@ -565,6 +588,7 @@ class RankingAttentionTracker(DeepTrackerBase):
         self.parts: PartTracker | None = None
         self.init_info: RankingAttentionInitInfo | None = None
         self.last: RankingAttentionFrameInfo | None = None
+        self._scale_calib: torch.Tensor | None = None  # (S,) divisors of the peaks ("frame1")
         self._detect_config = DetectConfig(
             use_attention=cfg.use_attention,
             use_ranking=cfg.use_ranking,
@@ -606,7 +630,7 @@ class RankingAttentionTracker(DeepTrackerBase):
         assert self.center is not None
         side = self.geo_S.search_side(self.size)
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, scales, self.config.patch_size)
+            patches = crop_pyramid(frame, self.center, side, scales, self.config.patch_size, self.config.antialias)
         with self.profiler.section("features"):
             with torch.no_grad(), backbone_autocast(self.config.precision, self.device):
                 out = self.backbone(patches)
@@ -666,6 +690,16 @@ class RankingAttentionTracker(DeepTrackerBase):
             resp = self.parts.combine(parts)[:, 0]
             weighted = resp * self._prior
             scores = self.ranking.score(xS) if cfg.use_attention else None
+        self._scale_calib = None
+        if cfg.scale_normalisation == "frame1":
+            # the detection step of the first update run on frame 1 itself (same patches, state and
+            # batch): its peaks divide those of every later frame, so an unchanged frame scores 1
+            side = self.geo_S.search_side(self.size)
+            with self.profiler.section("crop"):
+                pyramid = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size, cfg.antialias)
+            state = (self.ranking.kernels, self.h, self.h0, self._prior, pyramid)
+            calib_out = detect_step(self._detect_config, self.backbone, self.updater, self.parts, *state)
+            self._scale_calib = scale_calibration(calib_out.read[4:], self._ref)
         self.init_info = RankingAttentionInitInfo(
             h0, label_S, (float(tcS[0]), float(tcS[1])), (float(tcL[0]), float(tcL[1])), pinfo, self.updater_source
         )
@@ -697,16 +731,17 @@ class RankingAttentionTracker(DeepTrackerBase):
         side = self.geo_S.search_side(self.size)
         assert self.center is not None
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size)
+            patches = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size, cfg.antialias)
         args = (self._detect_config, self.backbone, self.updater, self.parts)
         state = (self.ranking.kernels, self.h, self.h0, self._prior, patches)
+        calib = self._scale_calib
         if self._detect is None:
-            out = detect_step(*args, *state, profiler=self.profiler)
+            out = detect_step(*args, *state, profiler=self.profiler, scale_calib=calib)
         else:
             if self._cuda_graphs:
                 torch.compiler.cudagraph_mark_step_begin()
             with self.profiler.section("detect"):
-                out = self._detect(*args, *state)
+                out = self._detect(*args, *state) if calib is None else self._detect(*args, *state, scale_calib=calib)
         kernels, h_t = out.kernels, out.h
         if self._cuda_graphs:  # the state must outlive the graph's output buffers (rewritten next frame)
             kernels = kernels.clone()
@@ -721,7 +756,8 @@ class RankingAttentionTracker(DeepTrackerBase):
         self._move(self.geo_L.cell_to_offset((px, py), side * s))
         if s != 1.0:
             self.size = damped_size(self.size, s, cfg.scale_damping)
-            self._clamp_size(cfg.min_size)
+            if self._clamp_size(cfg.min_size) and cfg.refresh_geometry:
+                self._refresh_geometry()
 
         # Eq. 10 online update: label = the tracked box in the chosen patch (size after damping)
         with self.profiler.section("update"):
@@ -750,6 +786,22 @@ class RankingAttentionTracker(DeepTrackerBase):
             xS=out.xS,
         )
         return self.box()
+
+    def _refresh_geometry(self) -> None:
+        """After a clamp changed the aspect ratio: the target's size in conv3_3 cells (the part
+        labels' size), the prior kernel and the motion prior from the current size (frame 1's
+        otherwise). h0, the ranking's kernels and the part kernels keep their sizes."""
+        assert self.parts is not None
+        cfg = self.config
+        nL = self.geo_L.map_size
+        tcL = self.geo_L.target_cells(self.size)
+        c0L = self.geo_L.centre_cell
+        self._tcL = np.asarray(tcL, dtype=np.float64)
+        self.parts.set_target_size(tcL)
+        hc, wc = float(tcL[1]), float(tcL[0])
+        self._prior = motion_prior(
+            (nL, nL), (c0L, c0L), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), self.device
+        )
 
     @property
     def update_frames(self) -> list[int]:
