@@ -347,7 +347,7 @@ def select_scale(
         raise ValueError(f"reference {ref} out of range for {peaks.numel()} scales")
     if calibration is not None and calibration.shape != peaks.shape:
         raise ValueError(f"calibration {tuple(calibration.shape)} does not match the peaks {tuple(peaks.shape)}")
-    return choose_scale(peaks, ref, penalty, min_peak, calibration)
+    return choose_scale(peaks, ref, penalty, min_peak, None if calibration is None else peaks / calibration)
 
 
 def choose_scale(
@@ -355,27 +355,33 @@ def choose_scale(
     reference: int,
     penalty: float = 1.0,
     min_peak: float = 0.15,
-    calibration: torch.Tensor | None = None,
+    scores: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """:func:`select_scale` without its checks, for a known reference index: tensor operations
-    only, so that ``torch.compile`` traces it whole (the tracker's per-frame step calls it)."""
+    only, so that ``torch.compile`` traces it whole (the tracker's per-frame step calls it).
+
+    ``scores``: ``(S,)`` what the scales are compared on (calibrated peaks, a part-layout score);
+    ``None``: the peaks themselves. The confidence gate always reads the raw reference peak.
+    """
     weights = torch.full_like(peaks, float(penalty))
     weights[reference] = 1.0
-    if calibration is None:
+    if scores is None:
         scored = peaks * weights
         best = torch.argmax(scored)  # the first maximum on ties ...
         keep = (peaks[reference] < min_peak) | (scored.amax() <= peaks[reference])  # ... and the reference wins ties
     else:
-        scored = peaks / calibration * weights
+        scored = scores * weights
         best = torch.argmax(scored)
         keep = (peaks[reference] < min_peak) | (scored.amax() <= scored[reference])
     return torch.where(keep, torch.full_like(best, reference), best)
 
 
 #: ``scale_normalisation`` of the deep trackers' configs: ``"none"`` (CREST: the raw peaks of the
-#: scales are compared) or ``"frame1"`` (each scale's peak is divided by the peak the frame-1 model
-#: gives that scale on frame 1 itself, :func:`scale_calibration`).
-SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1")
+#: scales are compared), ``"frame1"`` (each scale's peak is divided by the peak the frame-1 model
+#: gives that scale on frame 1 itself, :func:`scale_calibration`) or ``"parts"`` (the part-based
+#: tracker only: the scales are compared on how well the parts' peaks agree on one centre,
+#: :func:`rankatt_lib.trackers.rankatt.part_layout_scores`).
+SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts")
 
 
 def scale_calibration(frame1_peaks: torch.Tensor, reference: int, max_ratio: float = 2.0) -> torch.Tensor:

@@ -220,10 +220,8 @@ class CRESTConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.scale_damping <= 1.0:
             raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
-        if self.scale_normalisation not in SCALE_NORMALISATIONS:
-            raise ValueError(
-                f"scale_normalisation must be one of {SCALE_NORMALISATIONS}, got {self.scale_normalisation!r}"
-            )
+        if self.scale_normalisation not in SCALE_NORMALISATIONS or self.scale_normalisation == "parts":
+            raise ValueError(f"scale_normalisation must be 'none' or 'frame1', got {self.scale_normalisation!r}")
 
 
 # --------------------------------------------------------------------------- model and losses
@@ -534,7 +532,7 @@ class CRESTTracker(DeepTrackerBase):
                 peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
                 best = select_scale(
                     peaks[:, 2], cfg.scales, cfg.scale_penalty, cfg.scale_min_peak, self._ref, self._scale_calib
-                )
+                )  # ("parts" is rejected by the config: CREST has one kernel, no parts)
                 pick = peaks[best]  # (3,)
                 # the one synchronisation per frame: peak x, y, value, scale index and all peaks
                 read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]]).tolist()

@@ -95,6 +95,7 @@ __all__ = [
     "RankingAttentionTracker",
     "compiled_detect_step",
     "detect_step",
+    "part_layout_scores",
 ]
 
 #: Where the offline-trained ranking updater ships (``data_scripts/train_ranking.py`` writes it).
@@ -162,12 +163,15 @@ class RankingAttentionConfig:
         scale_damping: fraction of the scale change applied to the size (0.6).
         scale_min_peak: keep the size when the scale-1 peak is below it (0.15).
         subpixel: parabolic sub-cell peak refinement (*ours*).
-        scale_normalisation: how the peaks of the scales are made comparable before the best one
-            is chosen: ``"none"`` (CREST, the default: raw peaks) or ``"frame1"`` (*ours*: each
-            scale's peak divided by the frame-1 model's peak on that scale of frame 1,
-            :func:`~.base.scale_calibration`; one more detection step at init). The part tracker's
-            7 x 7 kernels are smaller than the target and respond more to a target that looks
-            smaller, so with ``"none"`` the 1.05 scale outscores scale 1 on an unchanged frame.
+        scale_normalisation: what the scales are compared on: ``"none"`` (CREST, the default: the
+            raw weighted peaks), ``"frame1"`` (*ours*: each scale's peak divided by the frame-1
+            model's peak on that scale of frame 1, :func:`~.base.scale_calibration`; one more
+            detection step at init) or ``"parts"`` (*ours*: how well the parts agree on one centre,
+            :func:`part_layout_scores`, divided by the same score on frame 1's scales; the
+            single-channel variant, which has no parts, uses ``"frame1"`` instead). The part
+            tracker's 7 x 7 kernels are smaller than the target and respond more to a target that
+            looks smaller, so with ``"none"`` the 1.05 scale outscores scale 1 on an unchanged frame.
+            The position, the peak value and the confidence gates always read the raw response.
         antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*).
             Patches that are enlarged are bit-identical either way.
         refresh_geometry: when a per-axis clamp of the size changes the box's aspect ratio,
@@ -375,6 +379,8 @@ class DetectConfig:
         scale_penalty, scale_min_peak: :func:`~.base.choose_scale`'s settings.
         subpixel: parabolic peak refinement.
         pnr_eps: the ranking's PNR guard.
+        scale_score: ``"peak"`` (the weighted peaks) or ``"parts"`` (:func:`part_layout_scores`),
+            divided by ``scale_calib`` when it is given.
     """
 
     use_attention: bool
@@ -386,6 +392,7 @@ class DetectConfig:
     scale_min_peak: float
     subpixel: bool
     pnr_eps: float
+    scale_score: str = "peak"
 
 
 class DetectOutputs(NamedTuple):
@@ -416,6 +423,29 @@ def _attention_maps(
     """Eq. 8 for every scale and the attention on xL: ``(m (S, 1, 31, 31), x~L)``."""
     m = attention_map(h, xS)
     return m, apply_attention(xL, m, config=config)
+
+
+def part_layout_scores(parts: PartTracker, p: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """The scale score of ``scale_normalisation="parts"``: how well the parts agree on one centre.
+
+    Each part channel of each scale is divided by its own maximum over the map (a channel whose
+    maximum is not positive counts 0), the normalised channels are combined by the prior kernel and
+    weighted by the motion prior, and the score of a scale is the peak of that map: 1 when every
+    part peaks exactly where the frame-1 layout puts it. A wrong scale spreads the parts' peaks
+    (offsets ``o_l / s`` instead of ``o_l``) and lowers it, in both directions alike, while the
+    heights of the parts' peaks, which grow as the target looks smaller, no longer count.
+
+    Args:
+        parts: the part tracker (its prior kernel encodes the layout).
+        p: ``(S, 9, h, w)`` part responses.
+        prior: ``(h, w)`` the motion prior.
+
+    Returns:
+        ``(S,)`` scores (no synchronisation).
+    """
+    top = p.amax(dim=(2, 3), keepdim=True)
+    q = torch.where(top > 0, p / torch.where(top > 0, top, torch.ones_like(top)), torch.zeros_like(p))
+    return (_combine_parts(parts, q)[:, 0] * prior).amax(dim=(1, 2))
 
 
 @torch.compiler.disable
@@ -457,8 +487,8 @@ def detect_step(
         prior: ``(h, w)`` CREST's motion prior (times the combined response).
         patches: ``(S, 3, P, P)`` the scale pyramid.
         profiler: time the components (eager only).
-        scale_calib: ``(S,)`` divisors of the scales' peaks before the scale is chosen
-            (:func:`~.base.scale_calibration`); ``None``: raw peaks.
+        scale_calib: ``(S,)`` divisors of the scales' scores (peaks or part-layout scores) before
+            the scale is chosen (:func:`~.base.scale_calibration`); ``None``: none.
     """
 
     def section(name: str) -> contextlib.AbstractContextManager[Any]:
@@ -490,7 +520,13 @@ def detect_step(
             resp = _combine_parts(parts, p)[:, 0]
             weighted = resp * prior
             peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
-            best = choose_scale(peaks[:, 2], cfg.reference, cfg.scale_penalty, cfg.scale_min_peak, scale_calib)
+            if cfg.scale_score == "parts":
+                scale_scores = part_layout_scores(parts, p, prior)
+                if scale_calib is not None:
+                    scale_scores = scale_scores / scale_calib
+            else:
+                scale_scores = None if scale_calib is None else peaks[:, 2] / scale_calib
+            best = choose_scale(peaks[:, 2], cfg.reference, cfg.scale_penalty, cfg.scale_min_peak, scale_scores)
             pick = peaks.index_select(0, best.reshape(1))[0]  # (x, y, value) of the chosen scale
             read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]])
     return DetectOutputs(kernels, h_t, scores, order, m, xS, xL, xLa, p, resp, weighted, pick, read)
@@ -589,6 +625,10 @@ class RankingAttentionTracker(DeepTrackerBase):
         self.init_info: RankingAttentionInitInfo | None = None
         self.last: RankingAttentionFrameInfo | None = None
         self._scale_calib: torch.Tensor | None = None  # (S,) divisors of the peaks ("frame1")
+        #: the scale comparison in effect ("parts" needs parts: the single-channel variant calibrates)
+        self._scale_mode = (
+            "frame1" if cfg.scale_normalisation == "parts" and cfg.single_channel else cfg.scale_normalisation
+        )
         self._detect_config = DetectConfig(
             use_attention=cfg.use_attention,
             use_ranking=cfg.use_ranking,
@@ -599,6 +639,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             scale_min_peak=float(cfg.scale_min_peak),
             subpixel=cfg.subpixel,
             pnr_eps=DEFAULT_PNR_EPS,
+            scale_score="parts" if self._scale_mode == "parts" else "peak",
         )
         self._detect = None if cfg.compile == "off" else compiled_detect_step(cfg.compile, cfg.compile_backend)
         #: the compiled step replays CUDA graphs (whose outputs are rewritten by the next replay)
@@ -691,7 +732,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             weighted = resp * self._prior
             scores = self.ranking.score(xS) if cfg.use_attention else None
         self._scale_calib = None
-        if cfg.scale_normalisation == "frame1":
+        if self._scale_mode in ("frame1", "parts"):
             # the detection step of the first update run on frame 1 itself (same patches, state and
             # batch): its peaks divide those of every later frame, so an unchanged frame scores 1
             side = self.geo_S.search_side(self.size)
@@ -699,7 +740,11 @@ class RankingAttentionTracker(DeepTrackerBase):
                 pyramid = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size, cfg.antialias)
             state = (self.ranking.kernels, self.h, self.h0, self._prior, pyramid)
             calib_out = detect_step(self._detect_config, self.backbone, self.updater, self.parts, *state)
-            self._scale_calib = scale_calibration(calib_out.read[4:], self._ref)
+            if self._scale_mode == "parts":
+                frame1_scores = part_layout_scores(self.parts, calib_out.parts, self._prior)
+            else:
+                frame1_scores = calib_out.read[4:]
+            self._scale_calib = scale_calibration(frame1_scores, self._ref)
         self.init_info = RankingAttentionInitInfo(
             h0, label_S, (float(tcS[0]), float(tcS[1])), (float(tcL[0]), float(tcL[1])), pinfo, self.updater_source
         )
