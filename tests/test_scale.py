@@ -21,15 +21,17 @@ import torch
 from test_crest import small_tracker, textured_sequence
 
 from rankatt_lib.features import VGG16Features
+from rankatt_lib.parts import PartTracker, part_centres, part_labels
 from rankatt_lib.trackers.base import (
     choose_scale,
     crop_pyramid,
+    motion_prior,
     scale_calibration,
     select_scale,
     shared_backbone,
 )
 from rankatt_lib.trackers.crest import CRESTConfig
-from rankatt_lib.trackers.rankatt import RankingAttentionConfig, RankingAttentionTracker
+from rankatt_lib.trackers.rankatt import RankingAttentionConfig, RankingAttentionTracker, part_layout_scores
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -58,20 +60,20 @@ def fast(backbone: VGG16Features, **overrides: object) -> RankingAttentionTracke
 # --------------------------------------------------------------------------- choosing a scale
 
 
-def test_choose_scale_with_a_calibration() -> None:
+def test_choose_scale_with_scores_or_a_calibration() -> None:
     peaks = torch.tensor([0.70, 0.64, 0.72])
     assert int(choose_scale(peaks, 0)) == 2  # raw peaks: 1.05 wins
-    # the frame-1 peaks themselves: every calibrated peak is 1, the reference wins the tie
-    assert int(choose_scale(peaks, 0, calibration=peaks.clone())) == 0
+    # calibrated by the frame-1 peaks themselves: every score is 1, the reference wins the tie
+    assert int(choose_scale(peaks, 0, scores=peaks / peaks)) == 0
+    assert int(select_scale(peaks, (1.0, 0.95, 1.05), calibration=peaks.clone())) == 0
     # a real gain still wins after calibration
-    assert int(choose_scale(torch.tensor([0.70, 0.64, 0.80]), 0, calibration=peaks)) == 2
-    assert int(choose_scale(torch.tensor([0.60, 0.64, 0.60]), 0, calibration=peaks)) == 1
-    # the confidence gate reads the raw reference peak, not the calibrated one
-    low = torch.tensor([0.10, 0.20, 0.20])
-    assert int(choose_scale(low, 0, calibration=torch.tensor([0.1, 0.1, 0.1]))) == 0
-    # without a calibration the function is unchanged
+    assert int(select_scale(torch.tensor([0.70, 0.64, 0.80]), (1.0, 0.95, 1.05), calibration=peaks)) == 2
+    assert int(select_scale(torch.tensor([0.60, 0.64, 0.60]), (1.0, 0.95, 1.05), calibration=peaks)) == 1
+    # the confidence gate reads the raw reference peak, not the score
+    assert int(choose_scale(torch.tensor([0.10, 0.20, 0.20]), 0, scores=torch.tensor([1.0, 2.0, 2.0]))) == 0
+    assert int(choose_scale(torch.tensor([0.50, 0.20, 0.20]), 0, scores=torch.tensor([1.0, 2.0, 3.0]))) == 2
+    # without scores the function is unchanged
     assert int(select_scale(peaks, (1.0, 0.95, 1.05))) == 2
-    assert int(select_scale(peaks, (1.0, 0.95, 1.05), calibration=peaks)) == 0
     with pytest.raises(ValueError, match="calibration"):
         select_scale(peaks, (1.0, 0.95, 1.05), calibration=torch.ones(2))
 
@@ -88,15 +90,49 @@ def test_config_switches_default_to_the_old_behaviour() -> None:
     with pytest.raises(ValueError, match="scale_normalisation"):
         CRESTConfig(scale_normalisation="max")
     with pytest.raises(ValueError, match="scale_normalisation"):
+        CRESTConfig(scale_normalisation="parts")  # CREST has one kernel, no parts
+    with pytest.raises(ValueError, match="scale_normalisation"):
         RankingAttentionConfig(scale_normalisation="max")
 
 
 # --------------------------------------------------------------------------- a repeated frame
 
 
-@pytest.mark.parametrize("variant", [{}, {"single_channel": True}], ids=["parts", "single"])
+def test_part_layout_score_reads_the_layout_not_the_heights() -> None:
+    """Part maps peaking on the frame-1 layout score 1, whatever their heights; the layout of a
+    target 5 % smaller or larger (what the 1.05 / 0.95 crops show) scores less, both alike."""
+    n, size = 63, np.array([21.0, 21.0])  # whole-cell part offsets (7 cells)
+    parts = PartTracker(channels=4)
+    parts.set_target_size(size)
+    prior = motion_prior((n, n), (31.0, 31.0), (13.0, 13.0))
+    sigma = (2.2, 2.2)
+
+    def maps(scale: float) -> torch.Tensor:
+        return part_labels(n, part_centres(np.array([31.0, 31.0, *(size / scale)])), sigma, device="cpu")[None]
+
+    score = {s: float(part_layout_scores(parts, maps(s), prior)[0]) for s in (0.9, 0.95, 1.0, 1.05, 1.1)}
+    assert score[1.0] == pytest.approx(1.0, abs=1e-6)
+    # sub-cell shifts count too (the peaks' heights are refined between cells)
+    assert score[0.9] < score[0.95] < 0.99 and score[1.1] < score[1.05] < 0.99
+    assert abs(score[0.95] - score[1.05]) < 0.01
+    heights = torch.linspace(0.3, 1.2, 9)[None, :, None, None]
+    assert float(part_layout_scores(parts, maps(1.0) * heights, prior)[0]) == pytest.approx(1.0, abs=1e-6)
+    # the raw combined peak, by contrast, follows the heights
+    raw = parts.combine(maps(1.0) * heights)[0, 0].max()
+    assert float(raw) == pytest.approx(float(heights.mean()), rel=1e-4)
+    # a channel without a positive value counts 0
+    dead = maps(1.0).clone()
+    dead[:, 0] = -1.0
+    assert float(part_layout_scores(parts, dead, prior)[0]) == pytest.approx(8 / 9, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("variant", "norm"),
+    [({}, "frame1"), ({}, "parts"), ({"single_channel": True}, "frame1"), ({"single_channel": True}, "parts")],
+    ids=["parts-frame1", "parts-parts", "single-frame1", "single-parts"],
+)
 def test_rankatt_repeated_frame_keeps_scale_1_when_normalised(
-    backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray], variant: dict[str, object]
+    backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray], variant: dict[str, object], norm: str
 ) -> None:
     imgs, gt = frames
     raw = fast(backbone, **variant)
@@ -106,7 +142,7 @@ def test_rankatt_repeated_frame_keeps_scale_1_when_normalised(
     assert raw.last is not None and raw.last.peaks[2] > raw.last.peaks[0]
     assert raw.last.scale == 1.05
 
-    tr = fast(backbone, scale_normalisation="frame1", **variant)
+    tr = fast(backbone, scale_normalisation=norm, **variant)
     tr.init(imgs[0], gt[0])
     box = tr.update(imgs[0])
     assert tr.last is not None and tr.last.scale == 1.0
@@ -114,7 +150,11 @@ def test_rankatt_repeated_frame_keeps_scale_1_when_normalised(
     # the raw peaks are the same as without the switch; only the comparison changed
     np.testing.assert_allclose(tr.last.peaks, raw.last.peaks, rtol=1e-6)
     assert tr._scale_calib is not None
-    np.testing.assert_array_equal(tr.last.peaks / tr._scale_calib.numpy(), np.ones(3))
+    if norm == "parts" and not variant:
+        scores = part_layout_scores(tr.parts, tr.last.parts, tr._prior)
+    else:  # the single-channel variant has no parts: it calibrates the peaks
+        scores = torch.as_tensor(tr.last.peaks, dtype=torch.float32)
+    np.testing.assert_array_equal((scores / tr._scale_calib).numpy(), np.ones(3))
 
 
 def test_crest_repeated_frame_keeps_scale_1_when_normalised(

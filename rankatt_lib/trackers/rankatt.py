@@ -428,9 +428,10 @@ def _attention_maps(
 def part_layout_scores(parts: PartTracker, p: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     """The scale score of ``scale_normalisation="parts"``: how well the parts agree on one centre.
 
-    Each part channel of each scale is divided by its own maximum over the map (a channel whose
-    maximum is not positive counts 0), the normalised channels are combined by the prior kernel and
-    weighted by the motion prior, and the score of a scale is the peak of that map: 1 when every
+    Each part channel of each scale is divided by the height of its own peak, refined between
+    cells by a parabola per axis (a channel whose maximum is not positive counts 0), the
+    normalised channels are combined by the prior kernel and weighted by the motion prior, and
+    the score of a scale is the peak of that map: about 1 when every
     part peaks exactly where the frame-1 layout puts it. A wrong scale spreads the parts' peaks
     (offsets ``o_l / s`` instead of ``o_l``) and lowers it, in both directions alike, while the
     heights of the parts' peaks, which grow as the target looks smaller, no longer count.
@@ -443,9 +444,35 @@ def part_layout_scores(parts: PartTracker, p: torch.Tensor, prior: torch.Tensor)
     Returns:
         ``(S,)`` scores (no synchronisation).
     """
-    top = p.amax(dim=(2, 3), keepdim=True)
+    b, c, h, w = p.shape
+    top = _vertex_heights(p.reshape(b * c, h, w)).reshape(b, c, 1, 1)
     q = torch.where(top > 0, p / torch.where(top > 0, top, torch.ones_like(top)), torch.zeros_like(p))
     return (_combine_parts(parts, q)[:, 0] * prior).amax(dim=(1, 2))
+
+
+def _vertex_heights(r: torch.Tensor) -> torch.Tensor:
+    """``(N, h, w)`` -> ``(N,)`` the height of each map's peak refined by a parabola per axis
+    (the peak value plus each axis' vertex excess ``(l - r)^2 / (8 (2 v - l - r))``; none at the
+    border or where the three points are not concave): a peak between two cells is not read as
+    the value of the nearer cell, so a sub-cell shift of a part lowers its normalised map."""
+    n, h, w = r.shape
+    value, idx = r.reshape(n, -1).max(dim=1)
+    py, px = idx // w, idx % w
+    rows = torch.arange(n, device=r.device)
+
+    def excess(left: torch.Tensor, right: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+        den = 2 * value - left - right
+        ok = (den > 0) & inside
+        return torch.where(ok, (left - right).square() / (8 * torch.where(ok, den, torch.ones_like(den))), 0 * den)
+
+    out = value
+    if w > 2:
+        xl, xr = (px - 1).clamp(0, w - 1), (px + 1).clamp(0, w - 1)
+        out = out + excess(r[rows, py, xl], r[rows, py, xr], (px > 0) & (px < w - 1))
+    if h > 2:
+        yl, yr = (py - 1).clamp(0, h - 1), (py + 1).clamp(0, h - 1)
+        out = out + excess(r[rows, yl, px], r[rows, yr, px], (py > 0) & (py < h - 1))
+    return out
 
 
 @torch.compiler.disable
