@@ -49,6 +49,7 @@ from ..geometry import box_to_center, center_to_box, check_box, crop_patches, up
 
 __all__ = [
     "PRECISIONS",
+    "SCALE_NORMALISATIONS",
     "DeepTrackerBase",
     "Profiler",
     "SampleBuffer",
@@ -65,6 +66,7 @@ __all__ = [
     "odd_kernel_size",
     "pca_basis",
     "project_channels",
+    "scale_calibration",
     "select_scale",
     "shared_backbone",
 ]
@@ -206,15 +208,25 @@ def backbone_autocast(precision: str, device: torch.device | str) -> contextlib.
 
 
 def crop_pyramid(
-    frame: torch.Tensor, center: Any, search_side: float, scales: Sequence[float], patch_size: int
+    frame: torch.Tensor,
+    center: Any,
+    search_side: float,
+    scales: Sequence[float],
+    patch_size: int,
+    antialias: bool = False,
 ) -> torch.Tensor:
     """The search patches of every scale in one crop: ``(S, 3, P, P)`` float32, RGB 0..255.
 
     Patch ``k`` covers a square of side ``search_side x scales[k]`` centred on ``center``
     (``(cx, cy)``, 1-based image coordinates), resampled to ``P = patch_size``.
+
+    ``antialias``: low-pass the image before a patch is *shrunk*
+    (:func:`~rankatt_lib.geometry.crop_patches`: a Gaussian of ``sigma = (f - 1) / 2`` for a
+    downsampling by ``f``, skipped below ``f = 1.6``). A patch that is enlarged (``f <= 1``, a target
+    smaller than ~88 px) or shrunk by less than 1.6x is bit-identical with and without it.
     """
     sizes = float(search_side) * np.asarray(scales, dtype=np.float64)
-    return crop_patches(frame, center, sizes, patch_size)
+    return crop_patches(frame, center, sizes, patch_size, antialias=bool(antialias))
 
 
 def extract_features(backbone: VGG16Features, patches: torch.Tensor, layer: str = "conv4_3") -> torch.Tensor:
@@ -305,6 +317,7 @@ def select_scale(
     penalty: float = 1.0,
     min_peak: float = 0.15,
     reference: int | None = None,
+    calibration: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Index of the best scale (a 0-d long tensor on ``peaks``' device; no synchronisation).
 
@@ -320,6 +333,9 @@ def select_scale(
         penalty: multiplier of the peaks of the scales != 1.
         min_peak: confidence gate on the reference peak.
         reference: index of the reference scale; default the scale closest to 1.
+        calibration: ``(S,)`` positive divisors of the peaks before they are compared (see
+            :func:`scale_calibration`); the confidence gate still reads the raw reference peak.
+            ``None``: compare the raw peaks (CREST).
     """
     if peaks.ndim != 1:
         raise ValueError(f"peaks must be (S,), got {tuple(peaks.shape)}")
@@ -329,18 +345,71 @@ def select_scale(
     ref = int(np.argmin(np.abs(sc.reshape(-1) - 1.0))) if reference is None else int(reference)
     if not 0 <= ref < peaks.numel():
         raise ValueError(f"reference {ref} out of range for {peaks.numel()} scales")
-    return choose_scale(peaks, ref, penalty, min_peak)
+    if calibration is not None and calibration.shape != peaks.shape:
+        raise ValueError(f"calibration {tuple(calibration.shape)} does not match the peaks {tuple(peaks.shape)}")
+    return choose_scale(peaks, ref, penalty, min_peak, None if calibration is None else peaks / calibration)
 
 
-def choose_scale(peaks: torch.Tensor, reference: int, penalty: float = 1.0, min_peak: float = 0.15) -> torch.Tensor:
+def choose_scale(
+    peaks: torch.Tensor,
+    reference: int,
+    penalty: float = 1.0,
+    min_peak: float = 0.15,
+    scores: torch.Tensor | None = None,
+) -> torch.Tensor:
     """:func:`select_scale` without its checks, for a known reference index: tensor operations
-    only, so that ``torch.compile`` traces it whole (the tracker's per-frame step calls it)."""
+    only, so that ``torch.compile`` traces it whole (the tracker's per-frame step calls it).
+
+    ``scores``: ``(S,)`` what the scales are compared on (calibrated peaks, a part-layout score);
+    ``None``: the peaks themselves. The confidence gate always reads the raw reference peak.
+    """
     weights = torch.full_like(peaks, float(penalty))
     weights[reference] = 1.0
-    scored = peaks * weights
-    best = torch.argmax(scored)  # the first maximum on ties ...
-    keep = (peaks[reference] < min_peak) | (scored.amax() <= peaks[reference])  # ... and the reference wins ties
+    if scores is None:
+        scored = peaks * weights
+        best = torch.argmax(scored)  # the first maximum on ties ...
+        keep = (peaks[reference] < min_peak) | (scored.amax() <= peaks[reference])  # ... and the reference wins ties
+    else:
+        scored = scores * weights
+        best = torch.argmax(scored)
+        keep = (peaks[reference] < min_peak) | (scored.amax() <= scored[reference])
     return torch.where(keep, torch.full_like(best, reference), best)
+
+
+#: ``scale_normalisation`` of the deep trackers' configs: ``"none"`` (CREST: the raw peaks of the
+#: scales are compared), ``"frame1"`` (each scale's peak is divided by the peak the frame-1 model
+#: gives that scale on frame 1 itself, :func:`scale_calibration`) or ``"parts"`` (the part-based
+#: tracker only: the scales are compared on how well the parts' peaks agree on one centre,
+#: :func:`rankatt_lib.trackers.rankatt.part_layout_scores`).
+SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts")
+
+
+def scale_calibration(frame1_peaks: torch.Tensor, reference: int, max_ratio: float = 2.0) -> torch.Tensor:
+    """The divisors that make the peaks of the scales comparable: the frame-1 peaks themselves.
+
+    The tracker's model is trained on the scale-1 patch of frame 1 only, and the height of its
+    response is not scale-invariant: a kernel that is smaller than the target (the part tracker's
+    7 x 7 cells on a ~22-cell target) responds *more* to the same target when it looks smaller,
+    i.e. on a larger crop, so that the 1.05 patch of an unchanged frame outscores the 1 patch.
+    Dividing every scale's peak by the peak of the same model on the same scale of frame 1 (where
+    the target's true scale is 1 by definition) removes that bias: on a repeated frame every
+    calibrated peak is ``p / p = 1`` exactly and the reference wins the tie.
+
+    Args:
+        frame1_peaks: ``(S,)`` the (prior-weighted) peaks of the frame-1 scale pyramid.
+        reference: index of scale 1.
+        max_ratio: each divisor is kept within ``[c_ref / max_ratio, c_ref x max_ratio]``; if the
+            reference peak is not positive, no calibration (ones).
+
+    Returns:
+        ``(S,)`` positive divisors on ``frame1_peaks``' device.
+    """
+    p = frame1_peaks.detach().to(torch.float32)
+    ref = p[reference]
+    ok = ref > 0
+    lo, hi = ref / max_ratio, ref * max_ratio
+    cal = torch.minimum(torch.maximum(p, lo), hi)
+    return torch.where(ok, cal, torch.ones_like(cal))
 
 
 def damped_size(size_wh: Any, scale: float, damping: float = 0.6) -> np.ndarray:
@@ -608,10 +677,22 @@ class DeepTrackerBase:
         c = self.center + np.asarray(offset_xy, dtype=np.float64).reshape(2)
         self.center = np.array([min(max(c[0], 1.0), float(w)), min(max(c[1], 1.0), float(h))])
 
-    def _clamp_size(self, min_size: float = 4.0) -> None:
-        """Keep the size between ``min_size`` px and the image size."""
+    def _clamp_size(self, min_size: float = 4.0) -> bool:
+        """Keep the size between ``min_size`` px and the image size.
+
+        Each axis is clamped on its own, so a clamp on one axis changes the box's aspect ratio
+        (a uniform scale change never does). Returns whether it did: the target's size *in cells*
+        (``w, h`` x ``P / search side``, invariant under a uniform scaling) then differs from the one
+        the tracker derived its label, prior and motion prior from, and the tracker must refresh
+        them (``_refresh_geometry`` of the trackers).
+        """
         h, w = self.image_hw
+        before = self.size
         self.size = np.clip(self.size, min_size, np.array([max(w, min_size), max(h, min_size)], dtype=np.float64))
+        clamped = bool(np.any(self.size != before))
+        return clamped and not math.isclose(
+            float(self.size[0] * before[1]), float(self.size[1] * before[0]), rel_tol=1e-12
+        )
 
     def box(self) -> np.ndarray:
         """The current box ``x, y, w, h`` (1-based, float64)."""

@@ -64,6 +64,7 @@ from ..features import VGG16Features
 from ..geometry import cosine_window
 from ..registry import register
 from .base import (
+    SCALE_NORMALISATIONS,
     DeepTrackerBase,
     SampleBuffer,
     SearchGeometry,
@@ -77,6 +78,7 @@ from .base import (
     odd_kernel_size,
     pca_basis,
     project_channels,
+    scale_calibration,
     select_scale,
 )
 
@@ -146,6 +148,15 @@ class CRESTConfig:
         scale_penalty: multiplier of the peaks of scales != 1 (CREST: 1.0, none; 0.98 was no
             better on the synthetic training split).
         subpixel: parabolic sub-cell peak refinement (*ours*; CREST: integer peak).
+        scale_normalisation: how the peaks of the scales are made comparable before the best one
+            is chosen: ``"none"`` (CREST, the default: raw peaks) or ``"frame1"`` (*ours*: each
+            scale's peak divided by the frame-1 model's peak on that scale of frame 1,
+            :func:`~.base.scale_calibration`; one more backbone pass at init).
+        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*;
+            CREST: no). Patches that are enlarged are bit-identical either way.
+        refresh_geometry: when a per-axis clamp of the size (:meth:`~.base.DeepTrackerBase._clamp_size`)
+            changes the box's aspect ratio, rebuild the label sigma and the motion prior from the
+            new size in cells (*ours*; ``False``: keep frame 1's; the kernel's size stays frame 1's).
         min_size: smallest target side in pixels (*ours*).
         seed: seed of the kernel's initialisation (the kernel starts at 0 when ``init_std`` is 0).
         init_std: std of the kernel's random initial values (CREST: ~1e-8 relative, i.e. ~0).
@@ -183,6 +194,9 @@ class CRESTConfig:
     scale_min_peak: float = 0.15
     scale_penalty: float = 1.0
     subpixel: bool = True
+    scale_normalisation: str = "none"
+    antialias: bool = False
+    refresh_geometry: bool = True
     min_size: float = 4.0
     seed: int = 0
     init_std: float = 0.0
@@ -206,6 +220,8 @@ class CRESTConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.scale_damping <= 1.0:
             raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
+        if self.scale_normalisation not in SCALE_NORMALISATIONS or self.scale_normalisation == "parts":
+            raise ValueError(f"scale_normalisation must be 'none' or 'frame1', got {self.scale_normalisation!r}")
 
 
 # --------------------------------------------------------------------------- model and losses
@@ -385,6 +401,8 @@ class CRESTTracker(DeepTrackerBase):
         self._window: torch.Tensor | None = None  # (n, n) Hann window on the features
         self._basis: torch.Tensor | None = None  # (512, pca_channels)
         self._feat_scale = torch.ones(())  # 1 / frame-1 RMS of the prepared features
+        self._scale_calib: torch.Tensor | None = None  # (S,) divisors of the peaks ("frame1")
+        self._ref = int(np.argmin(np.abs(np.asarray(self.config.scales) - 1.0)))
 
     # -- features --
     def _prepare(self, feats: torch.Tensor) -> torch.Tensor:
@@ -398,7 +416,7 @@ class CRESTTracker(DeepTrackerBase):
         assert self.center is not None
         side = self.geometry.search_side(self.size)
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, scales, self.geometry.patch_size)
+            patches = crop_pyramid(frame, self.center, side, scales, self.geometry.patch_size, self.config.antialias)
         with self.profiler.section("features"):
             return extract_features(self.backbone, patches, self.config.layer)
 
@@ -453,6 +471,7 @@ class CRESTTracker(DeepTrackerBase):
         self._prior = motion_prior(
             (n, n), (c0, c0), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), device=dev
         )
+        self._target_cells = (float(wc), float(hc))
         gen = torch.Generator().manual_seed(cfg.seed)
         self.model = ConvolutionalDCF(x0.shape[1], (kh, kw), cfg.bias, cfg.init_std, gen).to(dev)
 
@@ -471,6 +490,14 @@ class CRESTTracker(DeepTrackerBase):
         converged = final < cfg.init_loss_threshold
         with torch.no_grad():
             response = self.model(x0)[0]
+        self._scale_calib = None
+        if cfg.scale_normalisation == "frame1":
+            # the trained model on frame 1's own scale pyramid: the same patches, batch and
+            # operations as the first update on an unchanged frame (whose peaks it then divides to 1)
+            with torch.no_grad():
+                xs = self._prepare(self._features(frame, cfg.scales))
+                peaks1 = find_peaks(self.model(xs) * self._prior, cfg.subpixel)[:, 2]
+            self._scale_calib = scale_calibration(peaks1, self._ref)
 
         self._first = (x0[0].detach(), label)
         self.buffer = SampleBuffer(cfg.buffer_size, tuple(x0.shape[1:]), (n, n), device=dev)
@@ -503,7 +530,9 @@ class CRESTTracker(DeepTrackerBase):
                 response = self.model(x)  # (S, n, n)
                 weighted = response * self._prior
                 peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
-                best = select_scale(peaks[:, 2], cfg.scales, cfg.scale_penalty, cfg.scale_min_peak)
+                best = select_scale(
+                    peaks[:, 2], cfg.scales, cfg.scale_penalty, cfg.scale_min_peak, self._ref, self._scale_calib
+                )  # ("parts" is rejected by the config: CREST has one kernel, no parts)
                 pick = peaks[best]  # (3,)
                 # the one synchronisation per frame: peak x, y, value, scale index and all peaks
                 read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]]).tolist()
@@ -512,7 +541,8 @@ class CRESTTracker(DeepTrackerBase):
         self._move(self.geometry.cell_to_offset((px, py), side * s))
         if s != 1.0:
             self.size = damped_size(self.size, s, cfg.scale_damping)
-            self._clamp_size(cfg.min_size)
+            if self._clamp_size(cfg.min_size) and cfg.refresh_geometry:
+                self._refresh_geometry()
 
         store, train = self.schedule.decide(self.frame_index, value)
         if store or train:
@@ -527,6 +557,19 @@ class CRESTTracker(DeepTrackerBase):
             self.frame_index, response, weighted, idx, s, value, (px, py), np.asarray(read[4:]), store, train
         )
         return self.box()
+
+    def _refresh_geometry(self) -> None:
+        """After a clamp changed the aspect ratio: the label sigma and the motion prior from the
+        current size in cells (frame 1's otherwise). The kernel keeps its frame-1 size."""
+        cfg = self.config
+        n = self.geometry.map_size
+        wc, hc = self.geometry.target_cells(self.size)
+        c0 = self.geometry.centre_cell
+        self._label_sigma = (cfg.output_sigma_factor * hc, cfg.output_sigma_factor * wc)
+        self._prior = motion_prior(
+            (n, n), (c0, c0), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), device=self.device
+        )
+        self._target_cells = (float(wc), float(hc))
 
     def _train_online(self) -> None:
         """``update_steps`` Adam steps on the buffer (and frame 1's pair if ``keep_first_sample``)."""

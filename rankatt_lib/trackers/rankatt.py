@@ -71,6 +71,7 @@ from ..ranking import Ranking
 from ..registry import register
 from .base import (
     PRECISIONS,
+    SCALE_NORMALISATIONS,
     DeepTrackerBase,
     Profiler,
     SearchGeometry,
@@ -80,6 +81,7 @@ from .base import (
     damped_size,
     find_peaks,
     motion_prior,
+    scale_calibration,
 )
 
 __all__ = [
@@ -93,6 +95,7 @@ __all__ = [
     "RankingAttentionTracker",
     "compiled_detect_step",
     "detect_step",
+    "part_layout_scores",
 ]
 
 #: Where the offline-trained ranking updater ships (``rankatt train`` writes it).
@@ -160,6 +163,23 @@ class RankingAttentionConfig:
         scale_damping: fraction of the scale change applied to the size (0.6).
         scale_min_peak: keep the size when the scale-1 peak is below it (0.15).
         subpixel: parabolic sub-cell peak refinement (*ours*).
+        scale_normalisation: what the scales are compared on: ``"none"`` (CREST, the default: the
+            raw weighted peaks), ``"frame1"`` (*ours*: each scale's peak divided by the frame-1
+            model's peak on that scale of frame 1, :func:`~.base.scale_calibration`; one more
+            detection step at init) or ``"parts"`` (*ours*: how well the parts agree on one centre,
+            :func:`part_layout_scores`, divided by the same score on frame 1's scales; the
+            single-channel variant, which has no parts, uses ``"frame1"`` instead). The part
+            tracker's 7 x 7 kernels are smaller than the target and respond more to a target that
+            looks smaller, so with ``"none"`` the 1.05 scale outscores scale 1 on an unchanged frame.
+            The position, the peak value and the confidence gates always read the raw response.
+            Both calibrations are measured on the patch the model was trained on, where scale 1 is
+            favoured by the fit itself; on the first 60 frames of the synthetic test sequences they
+            over-correct a little (sizes a few % small instead of ~10 % large, issue #20).
+        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*).
+            Patches that are enlarged are bit-identical either way.
+        refresh_geometry: when a per-axis clamp of the size changes the box's aspect ratio,
+            rebuild the part labels' size, the prior kernel and the motion prior from the new size
+            in cells (*ours*; ``False``: keep frame 1's).
         min_size: smallest target side in pixels (*ours*).
 
     Execution (GPU options; they change rounding, not the algorithm):
@@ -211,6 +231,9 @@ class RankingAttentionConfig:
     scale_damping: float = 0.6
     scale_min_peak: float = 0.15
     subpixel: bool = True
+    scale_normalisation: str = "none"
+    antialias: bool = False
+    refresh_geometry: bool = True
     min_size: float = 4.0
 
     precision: str = "fp32"
@@ -243,6 +266,10 @@ class RankingAttentionConfig:
             raise ValueError(f"updater must be one of {_UPDATER_CHOICES}, got {self.updater!r}")
         if not 0.0 <= self.scale_damping <= 1.0:
             raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
+        if self.scale_normalisation not in SCALE_NORMALISATIONS:
+            raise ValueError(
+                f"scale_normalisation must be one of {SCALE_NORMALISATIONS}, got {self.scale_normalisation!r}"
+            )
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
         self.channels_last = bool(self.channels_last)
@@ -355,6 +382,8 @@ class DetectConfig:
         scale_penalty, scale_min_peak: :func:`~.base.choose_scale`'s settings.
         subpixel: parabolic peak refinement.
         pnr_eps: the ranking's PNR guard.
+        scale_score: ``"peak"`` (the weighted peaks) or ``"parts"`` (:func:`part_layout_scores`),
+            divided by ``scale_calib`` when it is given.
     """
 
     use_attention: bool
@@ -366,6 +395,7 @@ class DetectConfig:
     scale_min_peak: float
     subpixel: bool
     pnr_eps: float
+    scale_score: str = "peak"
 
 
 class DetectOutputs(NamedTuple):
@@ -398,6 +428,56 @@ def _attention_maps(
     return m, apply_attention(xL, m, config=config)
 
 
+def part_layout_scores(parts: PartTracker, p: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """The scale score of ``scale_normalisation="parts"``: how well the parts agree on one centre.
+
+    Each part channel of each scale is divided by the height of its own peak, refined between
+    cells by a parabola per axis (a channel whose maximum is not positive counts 0), the
+    normalised channels are combined by the prior kernel and weighted by the motion prior, and
+    the score of a scale is the peak of that map: about 1 when every
+    part peaks exactly where the frame-1 layout puts it. A wrong scale spreads the parts' peaks
+    (offsets ``o_l / s`` instead of ``o_l``) and lowers it, in both directions alike, while the
+    heights of the parts' peaks, which grow as the target looks smaller, no longer count.
+
+    Args:
+        parts: the part tracker (its prior kernel encodes the layout).
+        p: ``(S, 9, h, w)`` part responses.
+        prior: ``(h, w)`` the motion prior.
+
+    Returns:
+        ``(S,)`` scores (no synchronisation).
+    """
+    b, c, h, w = p.shape
+    top = _vertex_heights(p.reshape(b * c, h, w)).reshape(b, c, 1, 1)
+    q = torch.where(top > 0, p / torch.where(top > 0, top, torch.ones_like(top)), torch.zeros_like(p))
+    return (_combine_parts(parts, q)[:, 0] * prior).amax(dim=(1, 2))
+
+
+def _vertex_heights(r: torch.Tensor) -> torch.Tensor:
+    """``(N, h, w)`` -> ``(N,)`` the height of each map's peak refined by a parabola per axis
+    (the peak value plus each axis' vertex excess ``(l - r)^2 / (8 (2 v - l - r))``; none at the
+    border or where the three points are not concave): a peak between two cells is not read as
+    the value of the nearer cell, so a sub-cell shift of a part lowers its normalised map."""
+    n, h, w = r.shape
+    value, idx = r.reshape(n, -1).max(dim=1)
+    py, px = idx // w, idx % w
+    rows = torch.arange(n, device=r.device)
+
+    def excess(left: torch.Tensor, right: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+        den = 2 * value - left - right
+        ok = (den > 0) & inside
+        return torch.where(ok, (left - right).square() / (8 * torch.where(ok, den, torch.ones_like(den))), 0 * den)
+
+    out = value
+    if w > 2:
+        xl, xr = (px - 1).clamp(0, w - 1), (px + 1).clamp(0, w - 1)
+        out = out + excess(r[rows, py, xl], r[rows, py, xr], (px > 0) & (px < w - 1))
+    if h > 2:
+        yl, yr = (py - 1).clamp(0, h - 1), (py + 1).clamp(0, h - 1)
+        out = out + excess(r[rows, yl, px], r[rows, yr, px], (py > 0) & (py < h - 1))
+    return out
+
+
 @torch.compiler.disable
 def _combine_parts(parts: PartTracker, p: torch.Tensor) -> torch.Tensor:
     """``parts.combine(p)``, run eagerly even inside a compiled step (a deliberate graph break):
@@ -417,6 +497,7 @@ def detect_step(
     prior: torch.Tensor,
     patches: torch.Tensor,
     profiler: Profiler | None = None,
+    scale_calib: torch.Tensor | None = None,
 ) -> DetectOutputs:
     r"""Steps 1-5 of a frame on a batch of scale patches, as a pure function of tensors.
 
@@ -436,6 +517,8 @@ def detect_step(
         prior: ``(h, w)`` CREST's motion prior (times the combined response).
         patches: ``(S, 3, P, P)`` the scale pyramid.
         profiler: time the components (eager only).
+        scale_calib: ``(S,)`` divisors of the scales' scores (peaks or part-layout scores) before
+            the scale is chosen (:func:`~.base.scale_calibration`); ``None``: none.
     """
 
     def section(name: str) -> contextlib.AbstractContextManager[Any]:
@@ -467,7 +550,13 @@ def detect_step(
             resp = _combine_parts(parts, p)[:, 0]
             weighted = resp * prior
             peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
-            best = choose_scale(peaks[:, 2], cfg.reference, cfg.scale_penalty, cfg.scale_min_peak)
+            if cfg.scale_score == "parts":
+                scale_scores = part_layout_scores(parts, p, prior)
+                if scale_calib is not None:
+                    scale_scores = scale_scores / scale_calib
+            else:
+                scale_scores = None if scale_calib is None else peaks[:, 2] / scale_calib
+            best = choose_scale(peaks[:, 2], cfg.reference, cfg.scale_penalty, cfg.scale_min_peak, scale_scores)
             pick = peaks.index_select(0, best.reshape(1))[0]  # (x, y, value) of the chosen scale
             read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]])
     return DetectOutputs(kernels, h_t, scores, order, m, xS, xL, xLa, p, resp, weighted, pick, read)
@@ -565,6 +654,11 @@ class RankingAttentionTracker(DeepTrackerBase):
         self.parts: PartTracker | None = None
         self.init_info: RankingAttentionInitInfo | None = None
         self.last: RankingAttentionFrameInfo | None = None
+        self._scale_calib: torch.Tensor | None = None  # (S,) divisors of the peaks ("frame1")
+        #: the scale comparison in effect ("parts" needs parts: the single-channel variant calibrates)
+        self._scale_mode = (
+            "frame1" if cfg.scale_normalisation == "parts" and cfg.single_channel else cfg.scale_normalisation
+        )
         self._detect_config = DetectConfig(
             use_attention=cfg.use_attention,
             use_ranking=cfg.use_ranking,
@@ -575,6 +669,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             scale_min_peak=float(cfg.scale_min_peak),
             subpixel=cfg.subpixel,
             pnr_eps=DEFAULT_PNR_EPS,
+            scale_score="parts" if self._scale_mode == "parts" else "peak",
         )
         self._detect = None if cfg.compile == "off" else compiled_detect_step(cfg.compile, cfg.compile_backend)
         #: the compiled step replays CUDA graphs (whose outputs are rewritten by the next replay)
@@ -606,7 +701,7 @@ class RankingAttentionTracker(DeepTrackerBase):
         assert self.center is not None
         side = self.geo_S.search_side(self.size)
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, scales, self.config.patch_size)
+            patches = crop_pyramid(frame, self.center, side, scales, self.config.patch_size, self.config.antialias)
         with self.profiler.section("features"):
             with torch.no_grad(), backbone_autocast(self.config.precision, self.device):
                 out = self.backbone(patches)
@@ -666,6 +761,20 @@ class RankingAttentionTracker(DeepTrackerBase):
             resp = self.parts.combine(parts)[:, 0]
             weighted = resp * self._prior
             scores = self.ranking.score(xS) if cfg.use_attention else None
+        self._scale_calib = None
+        if self._scale_mode in ("frame1", "parts"):
+            # the detection step of the first update run on frame 1 itself (same patches, state and
+            # batch): its peaks divide those of every later frame, so an unchanged frame scores 1
+            side = self.geo_S.search_side(self.size)
+            with self.profiler.section("crop"):
+                pyramid = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size, cfg.antialias)
+            state = (self.ranking.kernels, self.h, self.h0, self._prior, pyramid)
+            calib_out = detect_step(self._detect_config, self.backbone, self.updater, self.parts, *state)
+            if self._scale_mode == "parts":
+                frame1_scores = part_layout_scores(self.parts, calib_out.parts, self._prior)
+            else:
+                frame1_scores = calib_out.read[4:]
+            self._scale_calib = scale_calibration(frame1_scores, self._ref)
         self.init_info = RankingAttentionInitInfo(
             h0, label_S, (float(tcS[0]), float(tcS[1])), (float(tcL[0]), float(tcL[1])), pinfo, self.updater_source
         )
@@ -697,16 +806,17 @@ class RankingAttentionTracker(DeepTrackerBase):
         side = self.geo_S.search_side(self.size)
         assert self.center is not None
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size)
+            patches = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size, cfg.antialias)
         args = (self._detect_config, self.backbone, self.updater, self.parts)
         state = (self.ranking.kernels, self.h, self.h0, self._prior, patches)
+        calib = self._scale_calib
         if self._detect is None:
-            out = detect_step(*args, *state, profiler=self.profiler)
+            out = detect_step(*args, *state, profiler=self.profiler, scale_calib=calib)
         else:
             if self._cuda_graphs:
                 torch.compiler.cudagraph_mark_step_begin()
             with self.profiler.section("detect"):
-                out = self._detect(*args, *state)
+                out = self._detect(*args, *state) if calib is None else self._detect(*args, *state, scale_calib=calib)
         kernels, h_t = out.kernels, out.h
         if self._cuda_graphs:  # the state must outlive the graph's output buffers (rewritten next frame)
             kernels = kernels.clone()
@@ -721,7 +831,8 @@ class RankingAttentionTracker(DeepTrackerBase):
         self._move(self.geo_L.cell_to_offset((px, py), side * s))
         if s != 1.0:
             self.size = damped_size(self.size, s, cfg.scale_damping)
-            self._clamp_size(cfg.min_size)
+            if self._clamp_size(cfg.min_size) and cfg.refresh_geometry:
+                self._refresh_geometry()
 
         # Eq. 10 online update: label = the tracked box in the chosen patch (size after damping)
         with self.profiler.section("update"):
@@ -750,6 +861,22 @@ class RankingAttentionTracker(DeepTrackerBase):
             xS=out.xS,
         )
         return self.box()
+
+    def _refresh_geometry(self) -> None:
+        """After a clamp changed the aspect ratio: the target's size in conv3_3 cells (the part
+        labels' size), the prior kernel and the motion prior from the current size (frame 1's
+        otherwise). h0, the ranking's kernels and the part kernels keep their sizes."""
+        assert self.parts is not None
+        cfg = self.config
+        nL = self.geo_L.map_size
+        tcL = self.geo_L.target_cells(self.size)
+        c0L = self.geo_L.centre_cell
+        self._tcL = np.asarray(tcL, dtype=np.float64)
+        self.parts.set_target_size(tcL)
+        hc, wc = float(tcL[1]), float(tcL[0])
+        self._prior = motion_prior(
+            (nL, nL), (c0L, c0L), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), self.device
+        )
 
     @property
     def update_frames(self) -> list[int]:

@@ -1,0 +1,269 @@
+"""Scale estimation, anti-aliased crops and the refresh of the target's geometry (issue #20).
+
+* ``scale_normalisation``: the part tracker's kernels (7 x 7 cells) are smaller than the target,
+  and their response to the *same* target grows when it looks smaller, i.e. on the larger crops:
+  with the raw peaks (``"none"``, the default) an unchanged frame picks scale 1.05. ``"frame1"``
+  divides every scale's peak by the frame-1 model's peak on that scale of frame 1, and an
+  unchanged frame keeps scale 1.
+* ``antialias``: a shrunk search patch of a fine pattern aliases without it, not with it; an
+  enlarged patch is bit-identical either way.
+* ``refresh_geometry``: a per-axis clamp of the size changes the box's aspect ratio; the label,
+  prior kernel and motion prior then follow the new size in cells.
+
+The pretrained VGG16 runs on 127 px patches (rankatt) and a random one on 63 px patches (CREST).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_crest import small_tracker, textured_sequence
+
+from rankatt_lib.features import VGG16Features
+from rankatt_lib.parts import PartTracker, part_centres, part_labels
+from rankatt_lib.trackers.base import (
+    choose_scale,
+    crop_pyramid,
+    motion_prior,
+    scale_calibration,
+    select_scale,
+    shared_backbone,
+)
+from rankatt_lib.trackers.crest import CRESTConfig
+from rankatt_lib.trackers.rankatt import RankingAttentionConfig, RankingAttentionTracker, part_layout_scores
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def backbone() -> VGG16Features:
+    return shared_backbone("cpu")
+
+
+@pytest.fixture(scope="module")
+def random_backbone() -> VGG16Features:
+    return VGG16Features(weights="random", device="cpu", layers=("conv4_3",))
+
+
+@pytest.fixture(scope="module")
+def frames() -> tuple[list[np.ndarray], np.ndarray]:
+    return textured_sequence(n=2)
+
+
+def fast(backbone: VGG16Features, **overrides: object) -> RankingAttentionTracker:
+    opts: dict[str, object] = {"patch_size": 127, "part_init_max_steps": 10, "updater": "untrained"}
+    opts.update(overrides)
+    return RankingAttentionTracker(backbone=backbone, **opts)
+
+
+# --------------------------------------------------------------------------- choosing a scale
+
+
+def test_choose_scale_with_scores_or_a_calibration() -> None:
+    peaks = torch.tensor([0.70, 0.64, 0.72])
+    assert int(choose_scale(peaks, 0)) == 2  # raw peaks: 1.05 wins
+    # calibrated by the frame-1 peaks themselves: every score is 1, the reference wins the tie
+    assert int(choose_scale(peaks, 0, scores=peaks / peaks)) == 0
+    assert int(select_scale(peaks, (1.0, 0.95, 1.05), calibration=peaks.clone())) == 0
+    # a real gain still wins after calibration
+    assert int(select_scale(torch.tensor([0.70, 0.64, 0.80]), (1.0, 0.95, 1.05), calibration=peaks)) == 2
+    assert int(select_scale(torch.tensor([0.60, 0.64, 0.60]), (1.0, 0.95, 1.05), calibration=peaks)) == 1
+    # the confidence gate reads the raw reference peak, not the score
+    assert int(choose_scale(torch.tensor([0.10, 0.20, 0.20]), 0, scores=torch.tensor([1.0, 2.0, 2.0]))) == 0
+    assert int(choose_scale(torch.tensor([0.50, 0.20, 0.20]), 0, scores=torch.tensor([1.0, 2.0, 3.0]))) == 2
+    # without scores the function is unchanged
+    assert int(select_scale(peaks, (1.0, 0.95, 1.05))) == 2
+    with pytest.raises(ValueError, match="calibration"):
+        select_scale(peaks, (1.0, 0.95, 1.05), calibration=torch.ones(2))
+
+
+def test_scale_calibration_bounds() -> None:
+    cal = scale_calibration(torch.tensor([0.5, 0.1, 2.0]), 0)
+    assert torch.allclose(cal, torch.tensor([0.5, 0.25, 1.0]))  # within [ref / 2, 2 ref]
+    assert torch.equal(scale_calibration(torch.tensor([-0.1, 0.3, 0.2]), 0), torch.ones(3))  # no calibration
+
+
+def test_config_switches_default_to_the_old_behaviour() -> None:
+    for cfg in (CRESTConfig(), RankingAttentionConfig()):
+        assert cfg.scale_normalisation == "none" and cfg.antialias is False
+    with pytest.raises(ValueError, match="scale_normalisation"):
+        CRESTConfig(scale_normalisation="max")
+    with pytest.raises(ValueError, match="scale_normalisation"):
+        CRESTConfig(scale_normalisation="parts")  # CREST has one kernel, no parts
+    with pytest.raises(ValueError, match="scale_normalisation"):
+        RankingAttentionConfig(scale_normalisation="max")
+
+
+# --------------------------------------------------------------------------- a repeated frame
+
+
+def test_part_layout_score_reads_the_layout_not_the_heights() -> None:
+    """Part maps peaking on the frame-1 layout score 1, whatever their heights; the layout of a
+    target 5 % smaller or larger (what the 1.05 / 0.95 crops show) scores less, both alike."""
+    n, size = 63, np.array([21.0, 21.0])  # whole-cell part offsets (7 cells)
+    parts = PartTracker(channels=4)
+    parts.set_target_size(size)
+    prior = motion_prior((n, n), (31.0, 31.0), (13.0, 13.0))
+    sigma = (2.2, 2.2)
+
+    def maps(scale: float) -> torch.Tensor:
+        return part_labels(n, part_centres(np.array([31.0, 31.0, *(size / scale)])), sigma, device="cpu")[None]
+
+    score = {s: float(part_layout_scores(parts, maps(s), prior)[0]) for s in (0.9, 0.95, 1.0, 1.05, 1.1)}
+    assert score[1.0] == pytest.approx(1.0, abs=1e-6)
+    # sub-cell shifts count too (the peaks' heights are refined between cells)
+    assert score[0.9] < score[0.95] < 0.99 and score[1.1] < score[1.05] < 0.99
+    assert abs(score[0.95] - score[1.05]) < 0.01
+    heights = torch.linspace(0.3, 1.2, 9)[None, :, None, None]
+    assert float(part_layout_scores(parts, maps(1.0) * heights, prior)[0]) == pytest.approx(1.0, abs=1e-6)
+    # the raw combined peak, by contrast, follows the heights
+    raw = parts.combine(maps(1.0) * heights)[0, 0].max()
+    assert float(raw) == pytest.approx(float(heights.mean()), rel=1e-4)
+    # a channel without a positive value counts 0
+    dead = maps(1.0).clone()
+    dead[:, 0] = -1.0
+    assert float(part_layout_scores(parts, dead, prior)[0]) == pytest.approx(8 / 9, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("variant", "norm"),
+    [({}, "frame1"), ({}, "parts"), ({"single_channel": True}, "frame1"), ({"single_channel": True}, "parts")],
+    ids=["parts-frame1", "parts-parts", "single-frame1", "single-parts"],
+)
+def test_rankatt_repeated_frame_keeps_scale_1_when_normalised(
+    backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray], variant: dict[str, object], norm: str
+) -> None:
+    imgs, gt = frames
+    raw = fast(backbone, **variant)
+    raw.init(imgs[0], gt[0])
+    raw.update(imgs[0])  # frame 1 again
+    # the bias: the same target scores higher on the 1.05 crop (it looks smaller there)
+    assert raw.last is not None and raw.last.peaks[2] > raw.last.peaks[0]
+    assert raw.last.scale == 1.05
+
+    tr = fast(backbone, scale_normalisation=norm, **variant)
+    tr.init(imgs[0], gt[0])
+    box = tr.update(imgs[0])
+    assert tr.last is not None and tr.last.scale == 1.0
+    np.testing.assert_array_equal(box[2:], gt[0][2:])
+    # the raw peaks are the same as without the switch; only the comparison changed
+    np.testing.assert_allclose(tr.last.peaks, raw.last.peaks, rtol=1e-6)
+    assert tr._scale_calib is not None
+    if norm == "parts" and not variant:
+        scores = part_layout_scores(tr.parts, tr.last.parts, tr._prior)
+    else:  # the single-channel variant has no parts: it calibrates the peaks
+        scores = torch.as_tensor(tr.last.peaks, dtype=torch.float32)
+    np.testing.assert_array_equal((scores / tr._scale_calib).numpy(), np.ones(3))
+
+
+def test_crest_repeated_frame_keeps_scale_1_when_normalised(
+    backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray]
+) -> None:
+    imgs, gt = frames
+    tr = small_tracker(backbone, patch_size=127, scale_normalisation="frame1")
+    tr.init(imgs[0], gt[0])
+    box = tr.update(imgs[0])
+    assert tr.last is not None and tr.last.scale == 1.0
+    np.testing.assert_array_equal(box[2:], gt[0][2:])
+    assert tr._scale_calib is not None and np.all(tr.last.peaks > 0.15)
+    np.testing.assert_array_equal(tr.last.peaks / tr._scale_calib.numpy(), np.ones(3))
+
+
+def test_crest_normalisation_still_follows_a_real_scale_change(
+    backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray]
+) -> None:
+    """The calibration only divides the peaks: a scale whose calibrated peak is higher still wins."""
+    imgs, gt = frames
+    tr = small_tracker(backbone, patch_size=127, scale_normalisation="frame1")
+    tr.init(imgs[0], gt[0])
+    assert tr._scale_calib is not None
+    tr._scale_calib = tr._scale_calib * torch.tensor([1.0, 1.0, 0.5])  # make the 1.05 peak look twice as high
+    tr.update(imgs[0])
+    assert tr.last is not None and tr.last.scale == 1.05
+
+
+# --------------------------------------------------------------------------- anti-aliasing
+
+
+def test_antialias_removes_aliasing_when_shrinking() -> None:
+    # vertical stripes with a period of 2.5 px: above the Nyquist frequency of a 3x smaller patch
+    x = np.arange(400)
+    stripes = 128 + 100 * np.cos(2 * np.pi * x / 2.5)
+    img = np.repeat(np.repeat(stripes[None, :, None], 400, axis=0), 3, axis=2).astype(np.float32)
+    frame = torch.from_numpy(img).permute(2, 0, 1).contiguous()
+    centre = (200.5, 200.5)
+    plain = crop_pyramid(frame, centre, 189.0, (1.0,), 63)  # 3x smaller
+    smooth = crop_pyramid(frame, centre, 189.0, (1.0,), 63, antialias=True)
+    # the stripes cannot be represented in the patch: all that remains of them is aliasing
+    assert float(plain[0, 0].std()) > 20.0
+    assert float(smooth[0, 0].std()) < 1.0
+    assert abs(float(smooth.mean()) - 128.0) < 1.0
+
+
+def test_antialias_is_bit_identical_when_enlarging_or_shrinking_a_little() -> None:
+    rng = np.random.default_rng(0)
+    frame = torch.from_numpy(rng.uniform(0, 255, size=(3, 200, 240)).astype(np.float32))
+    for side in (40.0, 96.0, 127.0, 160.0):  # 127 px patches: up to 1.26x smaller (sigma < 0.3, no blur)
+        a = crop_pyramid(frame, (120.3, 99.7), side, (1.0, 0.95, 1.05), 127)
+        b = crop_pyramid(frame, (120.3, 99.7), side, (1.0, 0.95, 1.05), 127, antialias=True)
+        assert torch.equal(a, b)
+
+
+# --------------------------------------------------------------------------- clamped sizes
+
+
+def wide_sequence() -> tuple[list[np.ndarray], np.ndarray]:
+    """A target as wide as the frame (160 px): any growth clamps the width, not the height."""
+    imgs, _ = textured_sequence(n=3, size=(120, 160), box=(40.0, 35.0, 32.0, 28.0), step=(0.0, 0.0))
+    return imgs, np.array([[1.0, 40.0, 160.0, 40.0]] * 3)
+
+
+def test_crest_clamp_refreshes_the_geometry(random_backbone: VGG16Features) -> None:
+    imgs, gt = wide_sequence()
+    # scales=(1.05,): the only scale grows the box every frame
+    for refresh in (True, False):
+        tr = small_tracker(random_backbone, scales=(1.05,), scale_min_peak=-1.0, refresh_geometry=refresh)
+        tr.init(imgs[0], gt[0])
+        sigma1, prior1 = tr._label_sigma, tr._prior.clone()
+        tr.update(imgs[1])
+        assert tr.size[0] == 160.0 and tr.size[1] > 40.0  # the width was clamped: aspect ratio changed
+        wc, hc = tr.geometry.target_cells(tr.size)
+        want = (tr.config.output_sigma_factor * hc, tr.config.output_sigma_factor * wc)
+        if refresh:
+            np.testing.assert_allclose(tr._label_sigma, want)
+            assert not torch.equal(tr._prior, prior1)
+        else:
+            assert tr._label_sigma == sigma1 and torch.equal(tr._prior, prior1)
+            assert not np.allclose(tr._label_sigma, want)
+
+
+def test_rankatt_clamp_refreshes_the_geometry(backbone: VGG16Features) -> None:
+    imgs, gt = wide_sequence()
+    for refresh in (True, False):
+        tr = fast(backbone, scales=(1.05,), scale_min_peak=-1.0, refresh_geometry=refresh)
+        tr.init(imgs[0], gt[0])
+        tc1 = tr._tcL.copy()
+        assert tr.parts is not None and tr.parts.target_size is not None
+        tr.update(imgs[1])
+        assert tr.size[0] == 160.0 and tr.size[1] > 40.0
+        tc = tr.geo_L.target_cells(tr.size)
+        if refresh:
+            np.testing.assert_allclose(tr._tcL, tc)
+            np.testing.assert_allclose(tr.parts.target_size, tc)
+        else:
+            np.testing.assert_array_equal(tr._tcL, tc1)
+            np.testing.assert_allclose(tr.parts.target_size, tc1)
+            assert not np.allclose(tc, tc1)
+
+
+def test_clamp_size_reports_an_aspect_change(random_backbone: VGG16Features) -> None:
+    imgs, gt = wide_sequence()
+    tr = small_tracker(random_backbone)
+    tr.init(imgs[0], gt[0])
+    tr.size = np.array([100.0, 50.0])
+    assert tr._clamp_size() is False  # inside the image: nothing clamped
+    tr.size = np.array([200.0, 100.0])
+    assert tr._clamp_size() is True and tuple(tr.size) == (160.0, 100.0)
+    tr.size = np.array([200.0, 150.0])  # both axes clamped to the 160 x 120 frame: 4:3 -> 4:3
+    assert tr._clamp_size() is False
