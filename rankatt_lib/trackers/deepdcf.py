@@ -147,9 +147,7 @@ def dcf_denominator(xf: torch.Tensor) -> torch.Tensor:
     return xf.real.square().sum(dim=-3) + xf.imag.square().sum(dim=-3)
 
 
-def dcf_response(
-    num: torch.Tensor, den: torch.Tensor, lam: float | torch.Tensor, z: torch.Tensor
-) -> torch.Tensor:
+def dcf_response(num: torch.Tensor, den: torch.Tensor, lam: float | torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     r"""The filter's response on features ``z`` ``(S, C, h, w)``: ``F^{-1}(\sum_c A_c \hat z_c / (B + \lambda))``.
 
     ``num`` ``(C, h, w // 2 + 1)`` and ``den`` ``(h, w // 2 + 1)`` are the half spectra of
