@@ -5,6 +5,9 @@
 * ``"rankatt"`` (and its ablations ``"rankatt-noranking"``, ``"rankatt-n1"``, ``"rankatt-noattention"``,
   ``"rankatt-single"``, ``"rankatt-multiply"``, ``"rankatt-untrained"``, ``"rankatt-t4"``):
   :class:`~rankatt_lib.trackers.rankatt.RankingAttentionTracker`, the paper's tracker.
+* ``"deepdcf"``: :class:`~rankatt_lib.trackers.deepdcf.DeepDCFTracker`, a closed-form multi-channel
+  linear correlation filter on VGG16 conv4_3 with CREST's search region and scale search (the
+  simple baseline).
 
 :mod:`rankatt_lib.trackers.base` holds what the deep trackers share (search geometry, the scale
 pyramid, peaks, the motion prior, scale selection, the update schedule and the sample buffer).
@@ -14,12 +17,15 @@ from __future__ import annotations
 
 from .base import SampleBuffer, SearchGeometry, UpdateSchedule, shared_backbone
 from .crest import ConvolutionalDCF, CRESTConfig, CRESTTracker
+from .deepdcf import DeepDCFConfig, DeepDCFTracker
 from .rankatt import RankingAttentionConfig, RankingAttentionTracker
 
 __all__ = [
     "CRESTConfig",
     "CRESTTracker",
     "ConvolutionalDCF",
+    "DeepDCFConfig",
+    "DeepDCFTracker",
     "RankingAttentionConfig",
     "RankingAttentionTracker",
     "SampleBuffer",
