@@ -120,7 +120,9 @@ def _coverage(tracker: RankingAttentionTracker) -> float:
     ref = tracker._ref
     m = last.attention[ref : ref + 1]
     a = normalise_attention(
-        upsample_attention(m, tuple(last.xL.shape[-2:]), tracker.attention_config.upsample, tracker.attention_config.ratio)
+        upsample_attention(
+            m, tuple(last.xL.shape[-2:]), tracker.attention_config.upsample, tracker.attention_config.ratio
+        )
     )
     return float((a > 0.5).float().mean())
 
@@ -257,7 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--readings", default="baseline", help="comma-separated names of READINGS")
     ap.add_argument("--data", default=str(ROOT / "data" / "synthetic" / "train"))
     ap.add_argument("--out", default=str(ROOT / "results" / "readings"))
-    ap.add_argument("--frames", type=int, default=40, help="first frames of each sequence (default 40, what the stored screening used)")
+    ap.add_argument(
+        "--frames",
+        type=int,
+        default=40,
+        help="first frames of each sequence (default 40, what the stored screening used)",
+    )
     ap.add_argument("--sequences", default=None, help="comma-separated subset of the validation sequences")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--list", action="store_true", help="print the readings and exit")

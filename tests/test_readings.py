@@ -17,8 +17,8 @@ from test_crest import textured_sequence
 from rankatt_lib.attention import normalise_attention, upsample_attention
 from rankatt_lib.convlstm import RankingUpdater, RankingUpdaterConfig
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.ranking import Ranking
 from rankatt_lib.geometry import upload_frame
+from rankatt_lib.ranking import Ranking
 from rankatt_lib.trackers.base import shared_backbone
 from rankatt_lib.trackers.rankatt import AUGMENTATIONS, RankingAttentionConfig, RankingAttentionTracker
 
