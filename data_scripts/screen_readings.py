@@ -185,9 +185,29 @@ def sequence_record(seq: Any, boxes: np.ndarray, act: dict[str, Any], frames: in
     }
 
 
-def summarise(folder: Path, reading: str, frames: int) -> dict[str, Any] | None:
+def finished(folder: Path, frames: int) -> set[str]:
+    """The validation sequences of ``folder`` finished with ``frames`` frames."""
+    done = set()
+    for name in VAL_SEQUENCES:
+        j, b = folder / f"{name}.json", folder / f"{name}.txt"
+        if j.is_file() and b.is_file():
+            try:
+                if json.loads(j.read_text())["frames"] == frames and len(read_boxes(b)) == frames:
+                    done.add(name)
+            except (ValueError, KeyError):
+                pass
+    return done
+
+
+def summarise(
+    folder: Path, reading: str, frames: int, only: set[str] | None = None, write: bool = True
+) -> dict[str, Any] | None:
+    """The reading over its finished sequences (``only``: restricted to these), written to
+    ``summary.json`` / ``summary.csv`` when ``write``."""
     recs = []
     for name in VAL_SEQUENCES:
+        if only is not None and name not in only:
+            continue
         j = folder / f"{name}.json"
         b = folder / f"{name}.txt"
         if j.is_file() and b.is_file():
@@ -212,6 +232,8 @@ def summarise(folder: Path, reading: str, frames: int) -> dict[str, Any] | None:
         "seconds_per_frame": sum(r["activity"]["seconds"] for r in recs) / sum(r["frames"] for r in recs),
         "per_sequence": {r["sequence"]: {"auc": r["auc"], "precision20": r["precision20"]} for r in recs},
     }
+    if not write:
+        return s
     atomic_write_text(folder / "summary.json", json.dumps(s, indent=1) + "\n")
     cols = ["sequence", "frames", "auc", "precision20", "top_changes_per_100", "kernel_cos_mean", "att_cover_mean"]
     lines = [",".join(cols)] + [",".join(_fmt(r[c]) for c in cols) for r in recs]
@@ -239,19 +261,29 @@ TABLE_COLS = [
 
 
 def write_table(out: Path, frames: int) -> list[dict[str, Any]]:
-    rows = []
+    """``<out>/summary.csv`` (every reading over its finished sequences) and
+    ``<out>/summary_common.csv`` (every reading over the sequences all of them finished: a paired
+    comparison). Returns the rows of the latter."""
+    rows, done = [], {}
     for reading in READINGS:
         folder = out / reading
         if folder.is_dir():
             s = summarise(folder, reading, frames)
             if s is not None:
                 rows.append(s)
-    with open(out / "summary.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(TABLE_COLS)
-        for s in rows:
-            w.writerow([_fmt(s[c]) for c in TABLE_COLS])
-    return rows
+                done[reading] = finished(folder, frames)
+    common = set.intersection(*done.values()) if done else set()
+    paired = [summarise(out / r, r, frames, only=common, write=False) for r in done] if common else []
+    for path, table in (("summary.csv", rows), ("summary_common.csv", paired)):
+        with open(out / path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(TABLE_COLS)
+            for s in table:
+                if s is not None:
+                    w.writerow([_fmt(s[c]) for c in TABLE_COLS])
+    if common:
+        atomic_write_text(out / "summary_common_sequences.txt", "\n".join(sorted(common)) + "\n")
+    return [s for s in paired if s is not None]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -317,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             summarise(folder, reading, args.frames)
     rows = write_table(out, args.frames)
+    if rows:
+        print(f"paired over the {rows[0]['sequences']} sequences every reading finished:")
     for s in rows:
         print(
             f"{s['reading']:24s} {s['sequences']}/{s['of']} seq x {s['frames_per_sequence']} fr  AUC {s['auc']:.3f}  "

@@ -237,3 +237,47 @@ def test_screen_script_cosine_helper() -> None:
     assert np.isnan(mod._cosine_mean(torch.ones(1, 3, 1, 1)))
     assert set(mod.READINGS) >= {"baseline", "augmented", "first_frames", "carried", "wide"}
     assert mod.READINGS["baseline"] == {}
+
+
+# --------------------------------------------------------------------------- training sketch
+
+
+def _tracker_path_losses(
+    up: RankingUpdater, h0: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, n: int, init: str, cell_input: str
+) -> torch.Tensor:
+    """One clip through Ranking + RankingUpdater.step (the tracker's path)."""
+    from rankatt_lib.attention import ranking_loss
+
+    ranking = Ranking.from_kernel(h0, 1 if init == "first_frames" else n)
+    h, c_prev, out = h0, h0, []
+    for t in range(1, xs.shape[0]):
+        grow = init == "first_frames" and ranking.n < n
+        h, info = up.step(ranking, h, xs[t : t + 1], c_prev=c_prev if cell_input == "carried" else None, append=grow)
+        c_prev = info.c_new
+        out.append(ranking_loss(h, xs[t : t + 1], ys[t]))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize(
+    ("n", "init", "cell_input"),
+    [(1, "copies", "best"), (3, "copies", "best"), (3, "first_frames", "best"), (3, "copies", "carried")],
+)
+def test_unroll_ranked_is_the_trackers_ranking(n: int, init: str, cell_input: str) -> None:
+    from rankatt_lib.training import unroll, unroll_ranked
+
+    g = torch.Generator().manual_seed(3)
+    up = small_updater(seed=2)
+    b, t, c, hw = 2, 5, 8, 9
+    h0 = torch.randn(b, c, 3, 3, generator=g) * 0.1
+    xs = torch.rand(b, t, c, hw, hw, generator=g)
+    ys = torch.rand(b, t, hw, hw, generator=g)
+    with torch.no_grad():
+        got = unroll_ranked(up, h0, xs, ys, n=n, init=init, cell_input=cell_input)
+        for i in range(b):
+            ref = _tracker_path_losses(up, h0[i : i + 1], xs[i], ys[i], n, init, cell_input)
+            torch.testing.assert_close(got[i], ref, rtol=1e-4, atol=1e-7)
+        if n == 1:
+            torch.testing.assert_close(got, unroll(up, h0, xs, ys), rtol=1e-5, atol=1e-8)
+    loss = unroll_ranked(up, h0, xs, ys, n=n, init=init, cell_input=cell_input).mean()
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in up.parameters() if p.requires_grad)
