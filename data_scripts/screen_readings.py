@@ -73,6 +73,8 @@ READINGS: dict[str, dict[str, Any]] = {
     "augmented_wide": {"ranking_init": "augmented", "init_sigma_factor": 0.5},
     "augmented_carried": {"ranking_init": "augmented", "cell_input": "carried"},
     "augmented_carried_wide": {"ranking_init": "augmented", "cell_input": "carried", "init_sigma_factor": 0.5},
+    "wide_noranking": {"init_sigma_factor": 0.5, "use_ranking": False},
+    "wide_multiply_noranking": {"init_sigma_factor": 0.5, "attention_variant": "multiply", "use_ranking": False},
 }
 
 SPLIT_RECORD = ROOT / "results" / "training" / "ranking_synthetic_cn.json"
@@ -262,8 +264,8 @@ TABLE_COLS = [
 
 def write_table(out: Path, frames: int) -> list[dict[str, Any]]:
     """``<out>/summary.csv`` (every reading over its finished sequences) and
-    ``<out>/summary_common.csv`` (every reading over the sequences all of them finished: a paired
-    comparison). Returns the rows of the latter."""
+    ``<out>/summary_common.csv`` (the readings with the most finished sequences, over the sequences
+    they all finished: a paired comparison). Returns the rows of the latter."""
     rows, done = [], {}
     for reading in READINGS:
         folder = out / reading
@@ -272,8 +274,11 @@ def write_table(out: Path, frames: int) -> list[dict[str, Any]]:
             if s is not None:
                 rows.append(s)
                 done[reading] = finished(folder, frames)
-    common = set.intersection(*done.values()) if done else set()
-    paired = [summarise(out / r, r, frames, only=common, write=False) for r in done] if common else []
+    # paired: the readings with the most finished sequences, over the sequences they all finished
+    most = max((len(v) for v in done.values()), default=0)
+    full = [r for r in done if len(done[r]) == most]
+    common = set.intersection(*(done[r] for r in full)) if full else set()
+    paired = [summarise(out / r, r, frames, only=common, write=False) for r in full] if common else []
     for path, table in (("summary.csv", rows), ("summary_common.csv", paired)):
         with open(out / path, "w", newline="") as f:
             w = csv.writer(f)
@@ -350,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             summarise(folder, reading, args.frames)
     rows = write_table(out, args.frames)
     if rows:
-        print(f"paired over the {rows[0]['sequences']} sequences every reading finished:")
+        print(f"paired over the {rows[0]['sequences']} sequences the most complete readings finished:")
     for s in rows:
         print(
             f"{s['reading']:24s} {s['sequences']}/{s['of']} seq x {s['frames_per_sequence']} fr  AUC {s['auc']:.3f}  "
