@@ -231,6 +231,8 @@ def summarise(
         / max(1, sum(len(r["activity"]["top_changed"]) for r in recs)),
         "kernel_cos_mean": _nanmean([r["kernel_cos_mean"] for r in recs]),
         "att_cover_mean": _nanmean([r["att_cover_mean"] for r in recs]),
+        "att_cover_frame1": _nanmean([r["att_cover_frame1"] for r in recs]),
+        "att_cover_last10": _nanmean([_nanmean(r["activity"]["att_cover"][-10:]) for r in recs]),
         "seconds_per_frame": sum(r["activity"]["seconds"] for r in recs) / sum(r["frames"] for r in recs),
         "per_sequence": {r["sequence"]: {"auc": r["auc"], "precision20": r["precision20"]} for r in recs},
     }
@@ -258,6 +260,8 @@ TABLE_COLS = [
     "top_changes_per_100",
     "kernel_cos_mean",
     "att_cover_mean",
+    "att_cover_frame1",
+    "att_cover_last10",
     "seconds_per_frame",
 ]
 

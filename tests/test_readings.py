@@ -182,7 +182,7 @@ def test_carried_cell_state(backbone: VGG16Features) -> None:
     carried = fast(backbone, cell_input="carried")
     for tr in (best, carried):
         tr.init(frames[0], gt[0])
-    assert carried.c_prev is carried.h0
+    assert carried.c_prev is not None and torch.equal(carried.c_prev, carried.h0)
     best.update(frames[1])
     carried.update(frames[1])
     # frame 2: the carried state is h0, which is also c(1st): the same step

@@ -758,7 +758,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             h0 = init_kernel(xS, label_S, k=cfg.kernel_size, lam=cfg.lambda1, iters=cfg.init_iters)
         self.h0 = h0
         self.h = h0
-        self.c_prev = h0
+        self.c_prev = h0.clone()  # not an alias of h and h0 (a compiled step would specialise on it)
         n = cfg.n_kernels if cfg.use_ranking else 1
         if cfg.ranking_init == "first_frames":
             n = 1
