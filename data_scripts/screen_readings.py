@@ -278,18 +278,25 @@ def write_table(out: Path, frames: int) -> list[dict[str, Any]]:
             if s is not None:
                 rows.append(s)
                 done[reading] = finished(folder, frames)
+    if (out / "baseline").is_dir():  # the baseline over each reading's own sequences (a paired delta)
+        for s in rows:
+            b = summarise(out / "baseline", "baseline", frames, only=set(s["per_sequence"]), write=False)
+            s["baseline_auc_same_sequences"] = b["auc"] if b is not None and b["sequences"] == s["sequences"] else None
     # paired: the readings with the most finished sequences, over the sequences they all finished
     most = max((len(v) for v in done.values()), default=0)
     full = [r for r in done if len(done[r]) == most]
     common = set.intersection(*(done[r] for r in full)) if full else set()
     paired = [summarise(out / r, r, frames, only=common, write=False) for r in full] if common else []
-    for path, table in (("summary.csv", rows), ("summary_common.csv", paired)):
+    for path, table, cols in (
+        ("summary.csv", rows, [*TABLE_COLS, "baseline_auc_same_sequences"]),
+        ("summary_common.csv", paired, TABLE_COLS),
+    ):
         with open(out / path, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(TABLE_COLS)
+            w.writerow(cols)
             for s in table:
                 if s is not None:
-                    w.writerow([_fmt(s[c]) for c in TABLE_COLS])
+                    w.writerow([_fmt(s.get(c)) for c in cols])
     if common:
         atomic_write_text(out / "summary_common_sequences.txt", "\n".join(sorted(common)) + "\n")
     return [s for s in paired if s is not None]
