@@ -482,7 +482,15 @@ class RankingUpdater(nn.Module):
         p, c = parameter_count(self.prenet), parameter_count(self.cell)
         return {"prenet": p, "cell": c, "total": p + c}
 
-    def step(self, ranking: Ranking, h_prev: torch.Tensor | None, xS: torch.Tensor) -> tuple[torch.Tensor, StepInfo]:
+    def step(
+        self,
+        ranking: Ranking,
+        h_prev: torch.Tensor | None,
+        xS: torch.Tensor,
+        *,
+        c_prev: torch.Tensor | None = None,
+        append: bool = False,
+    ) -> tuple[torch.Tensor, StepInfo]:
         r"""One frame of Eq. 1-7; updates ``ranking`` (re-ordered, worst slot replaced).
 
         Args:
@@ -490,6 +498,13 @@ class RankingUpdater(nn.Module):
             h_prev: ``(1, C, k, k)`` :math:`h_{t-1}` (:math:`h_0` on the first frame); ``None``
                 means :math:`c^{(1st)}_t`.
             xS: ``(1, C, H8, W8)`` features of the chosen search patch.
+            c_prev: the cell state that goes into the cell; ``None`` (default, the paper's Eq. 6 as
+                printed) = the best kernel :math:`c^{(1st)}_t`. The ``"carried"`` reading
+                (:attr:`~rankatt_lib.trackers.rankatt.RankingAttentionConfig.cell_input`) passes
+                the previous frame's new cell state, as in the N = 1 offline training
+                (:func:`rankatt_lib.training.unroll`); PreNet still reads :math:`c^{(1st)}_t`.
+            append: add the new cell state as a new slot (:meth:`Ranking.append`) instead of
+                replacing the worst one (the ``"first_frames"`` initialisation, until N kernels).
 
         Returns:
             ``(h_t, info)``: the attention kernel ``(1, C, k, k)`` (Eq. 6/8) and a :class:`StepInfo`.
@@ -501,8 +516,14 @@ class RankingUpdater(nn.Module):
         elif tuple(h_prev.shape) != tuple(c1st.shape):
             raise ValueError(f"h_prev must be {tuple(c1st.shape)} like the kernels, got shape {tuple(h_prev.shape)}")
         x_pre = self.prenet(c1st, xS, response=res.responses[None, :1])  # Eq. 7
-        h_t, c_new = self.cell(h_prev, c1st, x_pre)  # Eq. 6
-        ranking.replace_worst(c_new)
+        c_in = c1st if c_prev is None else c_prev
+        if tuple(c_in.shape) != tuple(c1st.shape):
+            raise ValueError(f"c_prev must be {tuple(c1st.shape)} like the kernels, got shape {tuple(c_in.shape)}")
+        h_t, c_new = self.cell(h_prev, c_in, x_pre)  # Eq. 6
+        if append:
+            ranking.append(c_new)
+        else:
+            ranking.replace_worst(c_new)
         return h_t, StepInfo(rank=res, x_pre=x_pre, c_new=c_new)
 
     forward = step

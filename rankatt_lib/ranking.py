@@ -207,3 +207,21 @@ class Ranking:
             raise ValueError(f"new_kernel must be {expected} (or {expected[1:]}), got shape {tuple(new_kernel.shape)}")
         new_kernel = new_kernel.to(device=self._kernels.device, dtype=self._kernels.dtype)
         self._kernels = torch.cat([self._kernels[:-1], new_kernel], dim=0)
+
+    def append(self, new_kernel: torch.Tensor) -> None:
+        r"""Add a kernel in a new last slot (N grows by one); nothing is replaced.
+
+        The ``"first_frames"`` reading of the ranking's initialisation
+        (:attr:`rankatt_lib.trackers.rankatt.RankingAttentionConfig.ranking_init`): the ranking
+        starts with :math:`h_0` alone and keeps every new cell state until it holds N kernels.
+
+        Args:
+            new_kernel: ``(1, C, k, k)`` or ``(C, k, k)``, same kernel shape as the stored ones.
+        """
+        if new_kernel.ndim == 3:
+            new_kernel = new_kernel.unsqueeze(0)
+        expected = (1, *self.kernel_shape)
+        if tuple(new_kernel.shape) != expected:
+            raise ValueError(f"new_kernel must be {expected} (or {expected[1:]}), got shape {tuple(new_kernel.shape)}")
+        new_kernel = new_kernel.to(device=self._kernels.device, dtype=self._kernels.dtype)
+        self._kernels = torch.cat([self._kernels, new_kernel], dim=0)

@@ -140,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--sigma-factor", type=float, default=DEFAULT_SIGMA_FACTOR, help="label sigma / target (0.1)")
     ap.add_argument("--init-iters", type=int, default=DEFAULT_INIT_ITERS, help="CG iterations of h0")
     ap.add_argument(
+        "--ranking-n",
+        type=int,
+        default=1,
+        help="train with the N-kernel ranking in the loop (a sketch, issue #20; default 1 = the paper's N = 1)",
+    )
+    ap.add_argument("--ranking-init", choices=("copies", "first_frames"), default="copies", help="with --ranking-n > 1")
+    ap.add_argument(
+        "--cell-input", choices=("best", "carried"), default="best", help="with --ranking-n > 1: the cell's input state"
+    )
+    ap.add_argument(
         "--gate-biases",
         type=float,
         nargs=3,
@@ -360,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         reverse_augment=not args.no_reverse,
         lr_schedule=args.lr_schedule,
         train_eval_clips=args.train_eval_clips,
+        ranking_n=args.ranking_n,
+        ranking_init=args.ranking_init,
+        cell_input=args.cell_input,
         updater={
             "cell_norm": args.cell_norm,
             **dict(zip(("input_bias", "forget_bias", "output_bias"), args.gate_biases or (), strict=False)),

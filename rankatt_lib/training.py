@@ -117,6 +117,7 @@ from .data import OTBFormatDataset
 from .features import LAYER_STRIDES, VGG16Features, cell_centre
 from .geometry import box_to_center, crop_patches
 from .init_kernel import DEFAULT_INIT_ITERS, DEFAULT_SIGMA_FACTOR, correlate, init_kernel, target_label
+from .pnr import pnr
 from .ranking import Ranking
 
 __all__ = [
@@ -140,6 +141,7 @@ __all__ = [
     "split_by_sequence",
     "train",
     "unroll",
+    "unroll_ranked",
     "unroll_with_step",
     "valid_box",
 ]
@@ -583,6 +585,54 @@ def unroll(
     return torch.stack(losses, dim=1)
 
 
+def unroll_ranked(
+    updater: RankingUpdater,
+    h0: torch.Tensor,
+    xS: torch.Tensor,
+    yS: torch.Tensor,
+    lam1: float = 1e-10,
+    *,
+    n: int = 3,
+    init: str = "copies",
+    cell_input: str = "best",
+) -> torch.Tensor:
+    r"""A sketch (issue #20): :func:`unroll` with the tracker's N-kernel ranking in the loop.
+
+    Per sample the ranking holds ``n`` kernels ``(B, n, C, k, k)``; every step scores them by PNR
+    (Eq. 1-2) on :math:`x^S_t`, re-orders them (Eq. 3; the *selection* is not differentiable, an
+    ``argsort`` of detached scores, but the gathered kernels carry their gradients), feeds the best
+    to PreNet (Eq. 7) and the cell (Eq. 6; ``cell_input="carried"`` feeds the cell's own previous
+    state instead, as the tracker's ``cell_input`` switch) and puts the new cell state in the
+    worst slot. ``init="copies"``: ``n`` copies of :math:`h_0` (the tracker's default);
+    ``"first_frames"``: :math:`h_0` alone, new states appended until ``n`` exist. With ``n=1`` it
+    is :func:`unroll` (tested). Returns ``(B, T - 1)`` Eq. 9 losses of :math:`h_t`.
+    """
+    if init not in ("copies", "first_frames") or cell_input not in ("best", "carried") or n < 1:
+        raise ValueError(f"bad options n={n}, init={init!r}, cell_input={cell_input!r}")
+    b = h0.shape[0]
+    kernels = h0.unsqueeze(1).expand(-1, 1 if init == "first_frames" else n, -1, -1, -1)
+    h, c_carried = h0, h0
+    rows = torch.arange(b, device=h0.device)
+    losses = []
+    for t in range(1, xS.shape[1]):
+        x = xS[:, t]
+        m = kernels.shape[1]
+        maps = correlate(kernels.reshape(b * m, *kernels.shape[2:]), x.repeat_interleave(m, dim=0))
+        maps = maps.reshape(b, m, *maps.shape[-2:])  # Eq. 1
+        order = torch.sort(pnr(maps.detach()), dim=1, descending=True, stable=True).indices  # Eq. 2-3
+        kernels = kernels[rows[:, None], order]
+        c1st, r = kernels[:, 0], maps[rows, order[:, 0]].unsqueeze(1)  # Eq. 4
+        x_pre = updater.prenet(c1st, x, response=r)  # Eq. 7
+        h, c_new = updater.cell(h, c1st if cell_input == "best" else c_carried, x_pre)  # Eq. 6
+        c_carried = c_new
+        if m < n and init == "first_frames":
+            kernels = torch.cat([kernels, c_new.unsqueeze(1)], dim=1)
+        else:  # Eq. 5: the new cell state replaces the worst kernel
+            kernels = torch.cat([kernels[:, :-1], c_new.unsqueeze(1)], dim=1)
+        losses.append(eq9_loss(h, x, yS[:, t], lam1))  # Eq. 9
+    return torch.stack(losses, dim=1)
+
+
 def unroll_with_step(
     updater: RankingUpdater, h0: torch.Tensor, xS: torch.Tensor, yS: torch.Tensor, lam1: float = 1e-10
 ) -> torch.Tensor:
@@ -704,6 +754,10 @@ class TrainConfig:
         train_eval_clips: the per-epoch ``train_loss`` is measured on this many training clips
             (a fixed, evenly spaced subset; forward clips, no update); 0 = all.
         updater: :class:`RankingUpdaterConfig` as a dict (defaults when empty).
+        ranking_n, ranking_init, cell_input: a sketch (issue #20): with ``ranking_n > 1`` the
+            training objective unrolls the N-kernel ranking (:func:`unroll_ranked`) instead of the
+            paper's N = 1 (validation and the baselines still use :func:`unroll`, N = 1). Default
+            1: the paper's training, unchanged.
     """
 
     epochs: int = 20
@@ -721,6 +775,9 @@ class TrainConfig:
     lr_schedule: str = "constant"
     train_eval_clips: int = 0
     updater: dict[str, Any] = field(default_factory=dict)
+    ranking_n: int = 1
+    ranking_init: str = "copies"
+    cell_input: str = "best"
 
 
 @dataclass
@@ -798,6 +855,8 @@ def train(
         if st.get("format") != STATE_FORMAT:
             raise ValueError(f"{path} is not a {STATE_FORMAT} file")
         saved = {k: v for k, v in st["config"].items() if k != "epochs"}
+        for k in ("ranking_n", "ranking_init", "cell_input"):  # states saved before these options
+            saved.setdefault(k, getattr(TrainConfig, k))
         now = {k: v for k, v in cfg_dict.items() if k != "epochs"}
         if saved != now:
             diff = {k: (saved.get(k), now.get(k)) for k in set(saved) | set(now) if saved.get(k) != now.get(k)}
@@ -884,7 +943,19 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = lr
             h0, xs, ys = train_clips.batch(idx, dev)
-            losses = unroll(model, h0, xs, ys, config.lam1)  # (B, T - 1)
+            if config.ranking_n > 1:
+                losses = unroll_ranked(
+                    model,
+                    h0,
+                    xs,
+                    ys,
+                    config.lam1,
+                    n=config.ranking_n,
+                    init=config.ranking_init,
+                    cell_input=config.cell_input,
+                )
+            else:
+                losses = unroll(model, h0, xs, ys, config.lam1)  # (B, T - 1)
             loss = losses.mean()
             opt.zero_grad(set_to_none=True)
             (loss * loss_scale).backward()

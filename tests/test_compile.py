@@ -115,8 +115,9 @@ def test_the_step_traces_in_two_graphs_and_a_new_sequence_reuses_them(backbone: 
         {"use_attention": False},
         {"single_channel": True},
         {"n_kernels": 1, "precision": "bf16", "channels_last": True},
+        {"ranking_init": "augmented", "cell_input": "carried"},
     ],
-    ids=["noranking", "noattention", "single", "n1-bf16-channels-last"],
+    ids=["noranking", "noattention", "single", "n1-bf16-channels-last", "augmented-carried"],
 )
 def test_every_switch_traces_without_graph_breaks(overrides: dict[str, object]) -> None:
     net = shared_backbone("cpu", channels_last=bool(overrides.get("channels_last", False)))

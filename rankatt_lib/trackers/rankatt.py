@@ -104,6 +104,23 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "r
 UpdaterChoice = Literal["auto", "checkpoint", "untrained"]
 _UPDATER_CHOICES = ("auto", "checkpoint", "untrained")
 
+#: ``RankingAttentionConfig.ranking_init`` (the readings of issue #20, ``data_scripts/screen_readings.py``):
+#: ``"copies"`` (N copies of h0, DESIGN.md's reading, the default), ``"augmented"`` (h0 and N - 1
+#: kernels fitted on augmented copies of frame 1's patch), ``"first_frames"`` (h0 alone; each
+#: frame's new cell state is appended until the ranking holds N kernels).
+RankingInit = Literal["copies", "augmented", "first_frames"]
+RANKING_INITS: tuple[str, ...] = ("copies", "augmented", "first_frames")
+#: ``RankingAttentionConfig.cell_input``: the cell state that goes into the ConvLSTM: ``"best"``
+#: (:math:`c^{(1st)}_t`, Eq. 6 as printed, the default) or ``"carried"`` (the cell's own previous
+#: output, as in the N = 1 offline training).
+CellInput = Literal["best", "carried"]
+CELL_INPUTS: tuple[str, ...] = ("best", "carried")
+#: The augmentations of frame 1's patch that ``ranking_init="augmented"`` can fit kernels on.
+#: Default order = most distinct from h0 first among plausible appearance changes (cosine with h0 on
+#: two validation sequences: scale 0.68-0.71, scale_down 0.73-0.75, flip 0.22-0.41, blur 0.92-0.95,
+#: shift 0.97, brightness 0.97-0.98), so N = 3 fills its two extra slots with the two scalings.
+AUGMENTATIONS: tuple[str, ...] = ("scale", "scale_down", "flip", "blur", "shift", "brightness")
+
 #: ``RankingAttentionConfig.compile``: ``"off"`` (eager, the default) or a ``torch.compile`` mode
 #: for the per-frame detection step (``"reduce-overhead"`` = Inductor + CUDA graphs on a GPU).
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -145,6 +162,26 @@ class RankingAttentionConfig:
             that the ablation compares the trained updater with its own starting point).
         checkpoint: path of the updater checkpoint; ``None`` = :data:`DEFAULT_CHECKPOINT`.
         updater_seed: seed of the untrained updater's initialisation (*ours*).
+
+    Readings of the ranking and attention (issue #20; defaults = the book's behaviour;
+    ``data_scripts/screen_readings.py`` screens them on a validation split):
+        ranking_init: what fills the N slots on frame 1 (:data:`RANKING_INITS`): ``"copies"`` (N
+            copies of h0, DESIGN.md §2), ``"augmented"`` (slot 0 = h0, slot k = the Eq. 9 kernel
+            fitted, with the same solver and label width, on frame 1's patch altered by
+            ``augmentations[k - 1]``) or ``"first_frames"`` (the ranking starts as h0 alone and the
+            new cell state of frames 2, 3, ... is appended, not swapped for the worst kernel,
+            until N kernels exist: slot k holds the kernel written on frame k).
+        augmentations: the alterations used by ``"augmented"``, in slot order (:data:`AUGMENTATIONS`:
+            ``"shift"`` the crop moved by a quarter of the target's size (right and down), the label
+            with it; ``"flip"`` mirrored left-right; ``"blur"`` a Gaussian blur of sigma 2 patch
+            pixels; ``"scale"`` / ``"scale_down"`` the search region 1.15x larger / smaller, the
+            label's target size accordingly; ``"brightness"`` the pixels x 0.7).
+        cell_input: the cell state fed to the ConvLSTM (:data:`CELL_INPUTS`): ``"best"`` (Eq. 6 as
+            printed: :math:`c^{(1st)}_t`) or ``"carried"`` (the cell's own new state of the
+            previous frame, h0 on frame 2, as in the N = 1 offline training; the ranking still
+            ranks, PreNet still reads :math:`c^{(1st)}_t`, and the new state still replaces the worst).
+        init_sigma_factor (above) is the attention label's width: it is used for h0 (and the
+        augmented kernels) only, never by the part tracker; 0.5 makes the label cover the target.
 
     Part tracker (DESIGN.md §2/§5, :class:`~rankatt_lib.parts.PartTrackerConfig`):
         single_channel: one channel on the whole target, no prior kernel (the ablation).
@@ -215,6 +252,9 @@ class RankingAttentionConfig:
     updater: UpdaterChoice = "auto"
     checkpoint: str | None = None
     updater_seed: int = 0
+    ranking_init: RankingInit = "copies"
+    augmentations: tuple[str, ...] = AUGMENTATIONS
+    cell_input: CellInput = "best"
 
     single_channel: bool = False
     part_init_max_steps: int = PartTrackerConfig.init_max_steps
@@ -262,6 +302,16 @@ class RankingAttentionConfig:
             raise ValueError("lambda1 and lambda2 must be >= 0")
         if self.attention_variant not in ATTENTION_VARIANTS:
             raise ValueError(f"attention_variant must be one of {ATTENTION_VARIANTS}, got {self.attention_variant!r}")
+        if self.ranking_init not in RANKING_INITS:
+            raise ValueError(f"ranking_init must be one of {RANKING_INITS}, got {self.ranking_init!r}")
+        if self.cell_input not in CELL_INPUTS:
+            raise ValueError(f"cell_input must be one of {CELL_INPUTS}, got {self.cell_input!r}")
+        self.augmentations = tuple(str(a) for a in self.augmentations)
+        bad = [a for a in self.augmentations if a not in AUGMENTATIONS]
+        if bad:
+            raise ValueError(f"augmentations must be among {AUGMENTATIONS}, got {bad}")
+        if self.ranking_init == "augmented" and self.use_ranking and len(self.augmentations) < self.n_kernels - 1:
+            raise ValueError(f"ranking_init='augmented' needs n_kernels - 1 = {self.n_kernels - 1} augmentations")
         if self.updater not in _UPDATER_CHOICES:
             raise ValueError(f"updater must be one of {_UPDATER_CHOICES}, got {self.updater!r}")
         if not 0.0 <= self.scale_damping <= 1.0:
@@ -418,6 +468,7 @@ class DetectOutputs(NamedTuple):
     weighted: torch.Tensor
     pick: torch.Tensor
     read: torch.Tensor
+    c_new: torch.Tensor | None = None
 
 
 def _attention_maps(
@@ -498,6 +549,8 @@ def detect_step(
     patches: torch.Tensor,
     profiler: Profiler | None = None,
     scale_calib: torch.Tensor | None = None,
+    c_prev: torch.Tensor | None = None,
+    grow: bool = False,
 ) -> DetectOutputs:
     r"""Steps 1-5 of a frame on a batch of scale patches, as a pure function of tensors.
 
@@ -519,6 +572,10 @@ def detect_step(
         profiler: time the components (eager only).
         scale_calib: ``(S,)`` divisors of the scales' scores (peaks or part-layout scores) before
             the scale is chosen (:func:`~.base.scale_calibration`); ``None``: none.
+        c_prev: the cell state fed to the ConvLSTM (``cell_input="carried"``); ``None`` = the best
+            kernel (Eq. 6 as printed).
+        grow: append the new cell state to the ranking instead of replacing the worst kernel
+            (``ranking_init="first_frames"`` while the ranking holds fewer than N kernels).
     """
 
     def section(name: str) -> contextlib.AbstractContextManager[Any]:
@@ -528,15 +585,15 @@ def detect_step(
         with section("features"), backbone_autocast(cfg.precision, patches.device):
             out = backbone(patches)
         xS, xL = out["conv4_3"], out["conv3_3"]
-        scores = order = h_t = m = None
+        scores = order = h_t = m = c_new = None
         xLa = xL
         if cfg.use_attention:
             with section("ranking"):
                 ranking = Ranking(kernels, pnr_eps=cfg.pnr_eps)
                 xs_ref = xS[cfg.reference : cfg.reference + 1]
                 if cfg.use_ranking:  # Eq. 1-7
-                    h_t, info = updater.step(ranking, h, xs_ref)
-                    scores, order = info.rank.scores, info.rank.order
+                    h_t, info = updater.step(ranking, h, xs_ref, c_prev=c_prev, append=grow)
+                    scores, order, c_new = info.rank.scores, info.rank.order, info.c_new
                 else:  # the fixed h0, scored for the record only
                     res = ranking.rank(xs_ref)
                     scores, order = res.scores, res.order
@@ -559,7 +616,7 @@ def detect_step(
             best = choose_scale(peaks[:, 2], cfg.reference, cfg.scale_penalty, cfg.scale_min_peak, scale_scores)
             pick = peaks.index_select(0, best.reshape(1))[0]  # (x, y, value) of the chosen scale
             read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]])
-    return DetectOutputs(kernels, h_t, scores, order, m, xS, xL, xLa, p, resp, weighted, pick, read)
+    return DetectOutputs(kernels, h_t, scores, order, m, xS, xL, xLa, p, resp, weighted, pick, read, c_new)
 
 
 _COMPILED: dict[tuple[str, str], Callable[..., DetectOutputs]] = {}
@@ -582,6 +639,18 @@ def compiled_detect_step(mode: str, backend: str = "inductor") -> Callable[..., 
             fn = torch.compile(detect_step, **kwargs)
             _COMPILED[key] = fn
     return fn
+
+
+def _gaussian_blur(patches: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A separable Gaussian blur of ``(B, 3, P, P)`` patches (radius 3 sigma, replicate border)."""
+    r = max(1, int(round(3 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=patches.dtype, device=patches.device)
+    g = torch.exp(-0.5 * (t / sigma) ** 2)
+    g = g / g.sum()
+    c = patches.shape[1]
+    x = torch.nn.functional.pad(patches, (r, r, r, r), mode="replicate")
+    x = torch.nn.functional.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1).contiguous(), groups=c)
+    return torch.nn.functional.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1).contiguous(), groups=c)
 
 
 # --------------------------------------------------------------------------- tracker
@@ -651,6 +720,7 @@ class RankingAttentionTracker(DeepTrackerBase):
         self.ranking: Ranking | None = None
         self.h: torch.Tensor | None = None
         self.h0: torch.Tensor | None = None
+        self.c_prev: torch.Tensor | None = None  # the carried cell state (cell_input="carried")
         self.parts: PartTracker | None = None
         self.init_info: RankingAttentionInitInfo | None = None
         self.last: RankingAttentionFrameInfo | None = None
@@ -716,6 +786,50 @@ class RankingAttentionTracker(DeepTrackerBase):
         with self.profiler.section("attention"):
             return _attention_maps(h, xS, xL, self.attention_config)
 
+    def _augmented_kernels(self, frame: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
+        """``(len(names), 512, k, k)``: the Eq. 9 kernel of frame 1's patch altered by each augmentation."""
+        cfg = self.config
+        assert self.center is not None
+        side = self.geo_S.search_side(self.size)
+        nS = self.geo_S.map_size
+        c0 = self.geo_S.centre_cell
+        tcS = np.asarray(self.geo_S.target_cells(self.size), dtype=np.float64)
+        P = cfg.patch_size
+        w, h = (float(v) for v in np.asarray(self.size, dtype=np.float64).reshape(2))
+        base = crop_pyramid(frame, self.center, side, (1.0,), P)
+        patches, centres, sizes = [], [], []
+        for name in names:
+            cxy, tc = (c0, c0), tcS
+            if name == "shift":  # crop moved up-left by a quarter target: the target sits right-down
+                dx, dy = 0.25 * w, 0.25 * h
+                ctr = np.asarray(self.center, dtype=np.float64) - (dx, dy)
+                p = crop_pyramid(frame, ctr, side, (1.0,), P)
+                cells = P / (side * self.geo_S.stride)
+                cxy = (c0 + dx * cells, c0 + dy * cells)
+            elif name == "flip":  # patch pixel p -> P - 1 - p: cell i -> (P - stride) / stride - i
+                p = torch.flip(base, dims=(-1,))
+                cxy = ((P - self.geo_S.stride) / self.geo_S.stride - c0, c0)
+            elif name == "blur":
+                p = _gaussian_blur(base, 2.0)
+            elif name in ("scale", "scale_down"):
+                f = 1.15 if name == "scale" else 1 / 1.15
+                p = crop_pyramid(frame, self.center, side, (f,), P)
+                tc = tcS / f
+            elif name == "brightness":
+                p = (base * 0.7).clamp(0, 255)
+            else:  # pragma: no cover - the config checks the names
+                raise ValueError(name)
+            patches.append(p)
+            centres.append(cxy)
+            sizes.append(tc)
+        with torch.no_grad(), backbone_autocast(cfg.precision, self.device):
+            xs = self.backbone(torch.cat(patches, dim=0))["conv4_3"]
+        out = []
+        for i in range(len(names)):
+            y = target_label(nS, centres[i], sizes[i], cfg.init_sigma_factor, device=self.device)
+            out.append(init_kernel(xs[i : i + 1], y, k=cfg.kernel_size, lam=cfg.lambda1, iters=cfg.init_iters))
+        return torch.cat(out, dim=0)
+
     # -- tracker interface --
     def init(self, image: np.ndarray, box: Any) -> None:
         """Frame 1: h0 by Eq. 9, ranking = N copies of h0, h = h0, part tracker trained on x~L_1.
@@ -739,7 +853,15 @@ class RankingAttentionTracker(DeepTrackerBase):
             h0 = init_kernel(xS, label_S, k=cfg.kernel_size, lam=cfg.lambda1, iters=cfg.init_iters)
         self.h0 = h0
         self.h = h0
-        self.ranking = Ranking.from_kernel(h0, cfg.n_kernels if cfg.use_ranking else 1)
+        self.c_prev = h0.clone()  # not an alias of h and h0 (a compiled step would specialise on it)
+        n = cfg.n_kernels if cfg.use_ranking else 1
+        if cfg.ranking_init == "first_frames":
+            n = 1
+        self.ranking = Ranking.from_kernel(h0, n)
+        if cfg.ranking_init == "augmented" and n > 1:
+            with self.profiler.section("ranking"):
+                extra = self._augmented_kernels(frame, cfg.augmentations[: n - 1])
+            self.ranking = Ranking(torch.cat([h0, extra], dim=0))
         m, xLa = self._attend(h0 if cfg.use_attention else None, xS, xL)
 
         # part tracker on frame 1's attended xL
@@ -809,14 +931,20 @@ class RankingAttentionTracker(DeepTrackerBase):
             patches = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size, cfg.antialias)
         args = (self._detect_config, self.backbone, self.updater, self.parts)
         state = (self.ranking.kernels, self.h, self.h0, self._prior, patches)
-        calib = self._scale_calib
+        extra: dict[str, Any] = {}
+        if self._scale_calib is not None:
+            extra["scale_calib"] = self._scale_calib
+        if cfg.cell_input == "carried":
+            extra["c_prev"] = self.c_prev
+        if cfg.ranking_init == "first_frames" and cfg.use_ranking and self.ranking.n < cfg.n_kernels:
+            extra["grow"] = True
         if self._detect is None:
-            out = detect_step(*args, *state, profiler=self.profiler, scale_calib=calib)
+            out = detect_step(*args, *state, profiler=self.profiler, **extra)
         else:
             if self._cuda_graphs:
                 torch.compiler.cudagraph_mark_step_begin()
             with self.profiler.section("detect"):
-                out = self._detect(*args, *state) if calib is None else self._detect(*args, *state, scale_calib=calib)
+                out = self._detect(*args, *state, **extra)
         kernels, h_t = out.kernels, out.h
         if self._cuda_graphs:  # the state must outlive the graph's output buffers (rewritten next frame)
             kernels = kernels.clone()
@@ -824,6 +952,8 @@ class RankingAttentionTracker(DeepTrackerBase):
         self.ranking = Ranking(kernels, pnr_eps=self.ranking.pnr_eps)
         if cfg.use_ranking and h_t is not None:  # h_t is None without attention
             self.h = h_t
+        if out.c_new is not None:
+            self.c_prev = out.c_new.clone() if self._cuda_graphs else out.c_new
         scores, order, m, xLa, pick = out.scores, out.order, out.attention, out.attended, out.pick
         read = out.read.tolist()  # the one synchronisation per frame
         px, py, value, idx = read[0], read[1], read[2], int(read[3])
