@@ -717,7 +717,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--benchmark", default=None, help="with --dataset: its name (results folder, labels)")
     p.add_argument("--protocols", nargs="+", default=list(evaluation.PROTOCOLS), choices=evaluation.PROTOCOLS)
     p.add_argument(
-        "--report", default=None, help=f"report folder (default <results>/{OTB_REPORT_FOLDER}, or <results>/<benchmark>/report)"
+        "--report",
+        default=None,
+        help=f"report folder (default <results>/{OTB_REPORT_FOLDER}, or <results>/<benchmark>/report)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p.parse_args(argv)

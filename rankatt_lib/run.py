@@ -31,11 +31,11 @@ Command line::
 A ``--dataset`` folder whose sequence folders all carry OTB names (``Basketball``, ``Jogging``...),
 or ``--benchmark otb2013|otb2015``, is read with the OTB loader (:class:`rankatt_lib.data.OTB`,
 which knows the benchmark's frame ranges and multi-target folders) and its results go to the
-``OTB2015`` (or ``OTB2013``) folder, got10k's names, as ``rankatt report --track`` does; a finished
-result of the other version's folder (same frames) is copied, not tracked again; without
-``--sequences`` the sequences of the version that are on disk are run. Exit status: 0 when every chosen sequence has a finished
-result, 1 when some failed or were busy (listed at the end), 2 for a usage error, 130 when
-interrupted (finished sequences are kept; the same command resumes).
+``OTB2015`` (or ``OTB2013``) folder, got10k's names, as ``rankatt report --track`` does; a
+finished result of the other version's folder (same frames) is copied, not tracked again; without
+``--sequences`` the sequences of the version that are on disk are run. Exit status: 0 when every
+chosen sequence has a finished result, 1 when some failed or were busy (listed at the end), 2 for
+a usage error, 130 when interrupted (finished sequences are kept; the same command resumes).
 
 ``--option`` passes a config field to the tracker's factory (repeatable; the value is read as
 JSON when it parses, else as a string), e.g. ``--option precision=bf16 --option channels_last=true``;
@@ -421,7 +421,8 @@ def _load_dataset(
 
     An OTB folder (or ``--benchmark otb2013|otb2015``) is read with :class:`rankatt_lib.data.OTB`,
     only the named sequences (any toolkit's spelling) or else those of the version on disk; its
-    results folder is ``OTB2013`` or ``OTB2015`` (got10k's names) unless ``--benchmark`` names another. Any other folder is an
+    results folder is ``OTB2013`` or ``OTB2015`` (got10k's names) unless ``--benchmark`` names
+    another. Any other folder is an
     :class:`rankatt_lib.data.OTBFormatDataset`. Nothing is loaded here but the list of sequences.
 
     Raises:

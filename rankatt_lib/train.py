@@ -86,6 +86,7 @@ from .training import (
     train,
 )
 
+
 def _default_threads() -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
@@ -94,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line (see the module docstring)."""
     ap = argparse.ArgumentParser(
         prog="rankatt train",
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=""
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="",
     )
     ap.add_argument(
         "--data", action="append", required=True, metavar="DIR", help="OTB-format folder of sequences (repeatable)"
@@ -110,9 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda when available)")
     ap.add_argument("--resume", action="store_true", help="continue from the training state file")
     ap.add_argument("--restart", action="store_true", help="discard an existing training state and start again")
-    ap.add_argument("--cache", default="data/cache/ranking_features", help="feature cache folder")
+    ap.add_argument(
+        "--cache",
+        default="data/cache/ranking_features",
+        help="feature cache folder (default data/cache/ranking_features)",
+    )
     ap.add_argument("--state", default=None, help="training state file (default data/runs/<name>/state.pt)")
-    ap.add_argument("--results", default="results/training", help="folder of the loss curves (CSV/JSON/PNG)")
+    ap.add_argument(
+        "--results",
+        default="results/training",
+        help="folder of the loss curves (CSV/JSON/PNG; default results/training)",
+    )
     ap.add_argument("--clip-length", type=int, default=8, help="frames per clip T (default 8)")
     ap.add_argument("--frame-step", type=int, default=2, help="frames between clip frames (default 2)")
     ap.add_argument("--clips-per-sequence", type=int, default=4, help="clips per sequence (default 4)")

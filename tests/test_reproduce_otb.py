@@ -102,7 +102,8 @@ def test_otb_run_resumes_and_its_tables_are_score_dataset(otb_root, tmp_path, co
     ]
     for n in ("Deer", "Football1"):
         for suffix in (".txt", "_time.txt"):
-            assert (folder / f"{n}{suffix}").read_bytes() == (res / "OTB2013" / "opencv-mosse" / f"{n}{suffix}").read_bytes()
+            copy = res / "OTB2013" / "opencv-mosse" / f"{n}{suffix}"
+            assert (folder / f"{n}{suffix}").read_bytes() == copy.read_bytes()
     out = capsys.readouterr().out
     assert "opencv-mosse on OTB2015: 1 done, 0 skipped (already done), 2 copied from another folder" in out
     first = _mtimes(folder)
