@@ -86,7 +86,7 @@ def test_scale_calibration_bounds() -> None:
 
 def test_config_switches_default_to_the_old_behaviour() -> None:
     for cfg in (CRESTConfig(), RankingAttentionConfig()):
-        assert cfg.scale_normalisation == "none" and cfg.antialias is False
+        assert cfg.scale_normalisation == "none" and cfg.antialias is True
     with pytest.raises(ValueError, match="scale_normalisation"):
         CRESTConfig(scale_normalisation="max")
     with pytest.raises(ValueError, match="scale_normalisation"):

@@ -152,8 +152,10 @@ class CRESTConfig:
             is chosen: ``"none"`` (CREST, the default: raw peaks) or ``"frame1"`` (*ours*: each
             scale's peak divided by the frame-1 model's peak on that scale of frame 1,
             :func:`~.base.scale_calibration`; one more backbone pass at init).
-        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*;
-            CREST: no). Patches that are enlarged are bit-identical either way.
+        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*, on by
+            default: a target over ~88 px is otherwise shrunk with aliasing; CREST: no). Patches
+            that are enlarged, or shrunk less than 1.6x (every synthetic sequence), are
+            bit-identical either way.
         refresh_geometry: when a per-axis clamp of the size (:meth:`~.base.DeepTrackerBase._clamp_size`)
             changes the box's aspect ratio, rebuild the label sigma and the motion prior from the
             new size in cells (*ours*; ``False``: keep frame 1's; the kernel's size stays frame 1's).
@@ -195,7 +197,7 @@ class CRESTConfig:
     scale_penalty: float = 1.0
     subpixel: bool = True
     scale_normalisation: str = "none"
-    antialias: bool = False
+    antialias: bool = True
     refresh_geometry: bool = True
     min_size: float = 4.0
     seed: int = 0

@@ -96,6 +96,8 @@ class DeepDCFConfig:
             window already favours small displacements); a number multiplies the response by
             CREST's Gaussian prior of that sigma x target cells (CREST: 0.6).
         subpixel: parabolic sub-cell peak refinement (CRESTConfig: yes).
+        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more
+            (CRESTConfig: yes; bit-identical for patches that are enlarged or shrunk less).
         min_size: smallest target side in pixels (CRESTConfig: 4).
     """
 
@@ -115,6 +117,7 @@ class DeepDCFConfig:
     scale_penalty: float = 1.0
     motion_sigma_factor: float | None = None
     subpixel: bool = True
+    antialias: bool = True
     min_size: float = 4.0
 
     def __post_init__(self) -> None:
@@ -228,7 +231,7 @@ class DeepDCFTracker(DeepTrackerBase):
         assert self.center is not None
         side = self.geometry.search_side(self.size)
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, scales, self.geometry.patch_size)
+            patches = crop_pyramid(frame, self.center, side, scales, self.geometry.patch_size, self.config.antialias)
         with self.profiler.section("features"):
             x = extract_features(self.backbone, patches, self.config.layer)
         if self._window is not None:

@@ -212,8 +212,9 @@ class RankingAttentionConfig:
             Both calibrations are measured on the patch the model was trained on, where scale 1 is
             favoured by the fit itself; on the first 60 frames of the synthetic test sequences they
             over-correct a little (sizes a few % small instead of ~10 % large, issue #20).
-        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*).
-            Patches that are enlarged are bit-identical either way.
+        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*, on by
+            default: a target over ~88 px is otherwise shrunk with aliasing). Patches that are
+            enlarged, or shrunk less than 1.6x (every synthetic sequence), are bit-identical either way.
         refresh_geometry: when a per-axis clamp of the size changes the box's aspect ratio,
             rebuild the part labels' size, the prior kernel and the motion prior from the new size
             in cells (*ours*; ``False``: keep frame 1's).
@@ -272,7 +273,7 @@ class RankingAttentionConfig:
     scale_min_peak: float = 0.15
     subpixel: bool = True
     scale_normalisation: str = "none"
-    antialias: bool = False
+    antialias: bool = True
     refresh_geometry: bool = True
     min_size: float = 4.0
 
