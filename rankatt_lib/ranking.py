@@ -191,6 +191,16 @@ class Ranking:
             worst_index=self.n - 1,
         )
 
+    def _one_kernel(self, new_kernel: torch.Tensor) -> torch.Tensor:
+        """``new_kernel`` as ``(1, C, k, k)`` on the stored kernels' device and dtype; a shape that
+        is not the stored kernels' is a ``ValueError``."""
+        if new_kernel.ndim == 3:
+            new_kernel = new_kernel.unsqueeze(0)
+        expected = (1, *self.kernel_shape)
+        if tuple(new_kernel.shape) != expected:
+            raise ValueError(f"new_kernel must be {expected} (or {expected[1:]}), got shape {tuple(new_kernel.shape)}")
+        return new_kernel.to(device=self._kernels.device, dtype=self._kernels.dtype)
+
     def replace_worst(self, new_kernel: torch.Tensor) -> None:
         r"""Put :math:`c^{(Nth)}_t` (Eq. 6's new cell state) in the last slot, the worst one.
 
@@ -200,12 +210,7 @@ class Ranking:
         Args:
             new_kernel: ``(1, C, k, k)`` or ``(C, k, k)``, same shape as the stored kernels.
         """
-        if new_kernel.ndim == 3:
-            new_kernel = new_kernel.unsqueeze(0)
-        expected = (1, *self.kernel_shape)
-        if tuple(new_kernel.shape) != expected:
-            raise ValueError(f"new_kernel must be {expected} (or {expected[1:]}), got shape {tuple(new_kernel.shape)}")
-        new_kernel = new_kernel.to(device=self._kernels.device, dtype=self._kernels.dtype)
+        new_kernel = self._one_kernel(new_kernel)
         self._kernels = torch.cat([self._kernels[:-1], new_kernel], dim=0)
 
     def append(self, new_kernel: torch.Tensor) -> None:
@@ -218,10 +223,5 @@ class Ranking:
         Args:
             new_kernel: ``(1, C, k, k)`` or ``(C, k, k)``, same kernel shape as the stored ones.
         """
-        if new_kernel.ndim == 3:
-            new_kernel = new_kernel.unsqueeze(0)
-        expected = (1, *self.kernel_shape)
-        if tuple(new_kernel.shape) != expected:
-            raise ValueError(f"new_kernel must be {expected} (or {expected[1:]}), got shape {tuple(new_kernel.shape)}")
-        new_kernel = new_kernel.to(device=self._kernels.device, dtype=self._kernels.dtype)
+        new_kernel = self._one_kernel(new_kernel)
         self._kernels = torch.cat([self._kernels, new_kernel], dim=0)
