@@ -16,7 +16,8 @@ measures, per frame:
 2. ``backbone``: the VGG16 forward pass alone (:class:`~rankatt_lib.features.VGG16Features`) on the
    very patches the tracker crops on that frame (all scales in one batch, cropped with the
    tracker's own :func:`~rankatt_lib.trackers.base.crop_pyramid`; only the forward pass is timed);
-3. ``crest``: the CREST baseline's ``update`` (registered ``"crest"``);
+3. ``crest`` and ``deepdcf``: the CREST baseline's and the deep DCF's ``update`` (registered under
+   those names; the same backbone, so their ratios to it say what each model costs beyond it);
 4. ``csrt``, ``opencv-kcf``, ``opencv-mosse``: the OpenCV baselines' ``update`` (registered under
    those names; CPU only by nature), on the same frames as numpy images.
 
@@ -114,9 +115,13 @@ COMPONENTS: dict[str, str] = {
     "other": "other",
 }
 
+#: The deep-feature baselines timed beside rankatt, on the same backbone (registered names).
+DEEP_BASELINES: tuple[str, ...] = ("crest", "deepdcf")
+
 #: Options used by ``--tiny`` (tests only): small patches, few frame-1 training steps.
 _TINY_RANKATT = {"patch_size": 127, "part_init_max_steps": 5, "updater": "untrained"}
 _TINY_CREST = {"patch_size": 127, "init_max_steps": 5}
+_TINY_DEEPDCF = {"patch_size": 127}
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -189,11 +194,12 @@ def aggregate(
         "components_share": {},
     }
     r = mean.get("rankatt", float("nan"))
-    for other in ("backbone", "crest", *OPENCV_BASELINES):
+    for other in ("backbone", *DEEP_BASELINES, *OPENCV_BASELINES):
         if other in mean:
             out["ratios"][f"rankatt/{other}"] = ratio(r, mean[other])
-    if "crest" in mean and "backbone" in mean:
-        out["ratios"]["crest/backbone"] = ratio(mean["crest"], mean["backbone"])
+    for deep in DEEP_BASELINES:
+        if deep in mean and "backbone" in mean:
+            out["ratios"][f"{deep}/backbone"] = ratio(mean[deep], mean["backbone"])
     if components:
         comp = {k: mean_ms(v, warmup) for k, v in components.items() if len(v) > warmup}
         comp["other"] = max(0.0, r - sum(comp.values()))
@@ -232,6 +238,7 @@ def format_table(result: dict[str, Any]) -> str:
         "rankatt-profiled": "rankatt, profiled",
         "backbone": "VGG16 forward only",
         "crest": "CREST",
+        "deepdcf": "deep DCF",
         "csrt": "OpenCV CSRT",
         "opencv-kcf": "OpenCV KCF",
         "opencv-mosse": "OpenCV MOSSE",
@@ -379,7 +386,7 @@ def _bench_sequence(
     dev: torch.device,
     net: Any,
     opts: dict[str, Any],
-    crest_overrides: dict[str, Any] | None,
+    baseline_overrides: dict[str, dict[str, Any] | None],
     include: Sequence[str],
     separate_profile: bool,
     log: Callable[[str], None],
@@ -446,15 +453,15 @@ def _bench_sequence(
         keys += sorted({k for r in rows for k in r} - set(keys))
         sections = {k: [r.get(k, 0.0) for r in rows] for k in keys}
 
-    if "crest" in include:
-        cr = make_tracker("crest", device=dev, backbone=net, **(crest_overrides or {}))
-        init_s["crest"], _ = timed(lambda: cr.init(dev_frames[0], box0))
-        per_frame["crest"], boxes["crest"] = [], []
+    for deep in (k for k in DEEP_BASELINES if k in include):
+        cr = make_tracker(deep, device=dev, backbone=net, **(baseline_overrides.get(deep) or {}))
+        init_s[deep], _ = timed(lambda tr=cr: tr.init(dev_frames[0], box0))
+        per_frame[deep], boxes[deep] = [], []
         for t in range(1, n):
-            s, b = timed(lambda f=dev_frames[t]: cr.update(f))
-            per_frame["crest"].append(s)
-            boxes["crest"].append([float(v) for v in b])
-            log(f"{name}: crest frame {t + 1}/{n}: {1000 * s:.1f} ms")
+            s, b = timed(lambda f=dev_frames[t], tr=cr: tr.update(f))
+            per_frame[deep].append(s)
+            boxes[deep].append([float(v) for v in b])
+            log(f"{name}: {deep} frame {t + 1}/{n}: {1000 * s:.1f} ms")
 
     for cv_name in (k for k in OPENCV_BASELINES if k in include):
         cv_tracker = make_tracker(cv_name)
@@ -488,8 +495,9 @@ def run_bench(
     weights: str = "auto",
     rankatt_overrides: dict[str, Any] | None = None,
     crest_overrides: dict[str, Any] | None = None,
+    deepdcf_overrides: dict[str, Any] | None = None,
     variant: str = "rankatt",
-    include: Sequence[str] = ("rankatt", "backbone", "crest", *OPENCV_BASELINES),
+    include: Sequence[str] = ("rankatt", "backbone", *DEEP_BASELINES, *OPENCV_BASELINES),
     precision: str = "fp32",
     channels_last: bool = False,
     separate_profile: bool | None = None,
@@ -508,12 +516,12 @@ def run_bench(
         backbone: a :class:`~rankatt_lib.features.VGG16Features` with conv3_3 and conv4_3 to use
             instead of the shared pretrained one (tests inject a random one).
         weights: the weights source of the default backbone.
-        rankatt_overrides, crest_overrides: config fields of the trackers (tests only; the
-            benchmark proper uses the defaults).
+        rankatt_overrides, crest_overrides, deepdcf_overrides: config fields of the trackers
+            (tests only; the benchmark proper uses the defaults).
         variant: a registered ``rankatt`` variant (:data:`~rankatt_lib.trackers.rankatt.VARIANTS`)
             whose preset is applied before ``rankatt_overrides``; its name is kept in ``meta``.
-        include: which of ``rankatt``, ``backbone``, ``crest`` and the OpenCV baselines to run (``rankatt`` is
-            required for ``backbone``, whose patches it provides).
+        include: which of ``rankatt``, ``backbone``, ``crest``, ``deepdcf`` and the OpenCV baselines
+            to run (``rankatt`` is required for ``backbone``, whose patches it provides).
         precision, channels_last: the tracker's backbone settings
             (:class:`~rankatt_lib.trackers.rankatt.RankingAttentionConfig`); the backbone alone is
             timed at the same precision. CREST runs in float32 whatever they are.
@@ -573,8 +581,9 @@ def run_bench(
         "channels_last": channels_last,
         "compile": compile,
     }
+    overrides = {"crest": crest_overrides, "deepdcf": deepdcf_overrides}
     runs = [
-        _bench_sequence(d, frames, dev, net, opts, crest_overrides, include, bool(separate_profile), log)
+        _bench_sequence(d, frames, dev, net, opts, overrides, include, bool(separate_profile), log)
         for d in seq_dirs
     ]
     # pool the sequences: each one's warm-up frame (its frame 2) is dropped before the means
@@ -624,7 +633,7 @@ def run_bench(
             "cudnn_conv_fp32_precision": _conv_fp32_precision(),
             "profiled": not separate_profile,
             "separate_profile": bool(separate_profile),
-            "overrides": {"rankatt": opts, "crest": crest_overrides or {}},
+            "overrides": {"rankatt": opts, "crest": crest_overrides or {}, "deepdcf": deepdcf_overrides or {}},
         },
         init_ms={k: 1000.0 * v for k, v in init_s.items()},
         per_frame_ms={k: [1000.0 * s for r in runs for s in r["per_frame"].get(k, [])] for k in runs[0]["per_frame"]},
@@ -702,7 +711,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--only",
         default=None,
-        help="comma-separated subset of rankatt,backbone,crest," + ",".join(OPENCV_BASELINES) + " (default: all)",
+        help="comma-separated subset of rankatt,backbone," + ",".join((*DEEP_BASELINES, *OPENCV_BASELINES))
+        + " (default: all)",
     )
     p.add_argument(
         "--exact-fp32",
@@ -723,7 +733,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rankatt_lib.features import VGG16Features
 
         backbone = VGG16Features(weights="random", device=a.device, layers=("conv3_3", "conv4_3"))
-    everything = ("rankatt", "backbone", "crest", *OPENCV_BASELINES)
+    everything = ("rankatt", "backbone", *DEEP_BASELINES, *OPENCV_BASELINES)
     include = everything if a.only is None else tuple(k.strip() for k in a.only.split(",") if k.strip())
     unknown = sorted(set(include) - set(everything))
     if unknown or not include:
@@ -744,6 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         backbone=backbone,
         rankatt_overrides=dict(_TINY_RANKATT) if a.tiny else None,
         crest_overrides=dict(_TINY_CREST) if a.tiny else None,
+        deepdcf_overrides=dict(_TINY_DEEPDCF) if a.tiny else None,
         variant=a.variant,
         include=include,
         precision=a.precision,

@@ -141,7 +141,9 @@ def test_end_to_end_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert res["meta"]["sequence"] == "tiny"  # not overwritten by the name of a tracker
     assert res["meta"]["statistic"] == "mean"
     med = res["mean_ms"]
-    assert set(med) == {"rankatt", "backbone", "crest", "csrt", "opencv-kcf", "opencv-mosse"}
+    assert set(med) == {"rankatt", "backbone", "crest", "deepdcf", "csrt", "opencv-kcf", "opencv-mosse"}
+    assert res["ratios"]["deepdcf/backbone"] == pytest.approx(med["deepdcf"] / med["backbone"])
+    assert "deep DCF" in printed
     assert res["ratios"]["rankatt/opencv-kcf"] == pytest.approx(med["rankatt"] / med["opencv-kcf"])
     assert all(v > 0 for v in med.values()) and all(v > 0 for v in res["init_ms"].values())
     assert all(len(v) == 2 for v in res["per_frame_ms"].values())  # frames 2 and 3
