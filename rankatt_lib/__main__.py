@@ -301,6 +301,15 @@ def _score(args: argparse.Namespace) -> int:
             print(f"{p:<{width}}  {s.auc:7.4f}  {s.precision:9.4f}")
         except ValueError as exc:
             print(f"{p:<{width}}  refused: {exc}")
+    import numpy as np
+
+    late = [evaluation.size_ratio(boxes[s.name], s.gt)[50:] for s in sequences]
+    late = np.concatenate(late) if late else np.array([])
+    if np.isfinite(late).any():
+        print(
+            f"box size / ground-truth size (sqrt(w h)), frames 51 and later: median {np.nanmedian(late):.3f} "
+            f"over {int(np.isfinite(late).sum())} frames (1 = right size)"
+        )
     if args.explain:
         print()
         explained = [explain_sequence(boxes[s.name], s.gt, s.name, protocols) for s in sequences]

@@ -96,6 +96,7 @@ __all__ = [
     "precision_curve",
     "success_curve",
     "valid_gt_rows",
+    "size_ratio",
     "score_sequence",
     "score_dataset",
     "trajectory_agreement",
@@ -300,6 +301,23 @@ def valid_gt_rows(gt: Any) -> np.ndarray:
     """``(N,)`` bool: the ground-truth rows with all four values finite and ``> 0``."""
     g = _as_boxes(gt, "gt").reshape(-1, 4)
     return np.all(np.isfinite(g) & (g > 0), axis=1)
+
+
+def size_ratio(pred: Any, gt: Any) -> np.ndarray:
+    """``(N,)`` predicted / ground-truth box size per frame, size = ``sqrt(w h)``: 1 is the right
+    size, 1.1 a box 10 % too large in each side. NaN where the ground truth has no positive area
+    (an invalid or out-of-view row) or the prediction is not finite. A scale estimate that drifts
+    shows as a median away from 1 over the later frames of a sequence.
+    """
+    p = _as_boxes(pred, "pred").reshape(-1, 4)
+    g = _as_boxes(gt, "gt").reshape(-1, 4)
+    _same_shape(p, g)
+    g_area = g[:, 2] * g[:, 3]
+    p_area = p[:, 2] * p[:, 3]
+    ok = np.isfinite(g_area) & (g_area > 0) & np.isfinite(p_area) & (p_area >= 0)
+    out = np.full(len(g), np.nan)
+    out[ok] = np.sqrt(p_area[ok] / g_area[ok])
+    return out
 
 
 # --------------------------------------------------------------------------- one sequence

@@ -306,3 +306,13 @@ def test_score_dataset_applies_protocol_and_name_rules():
     ds = [FakeSeq("Tiger1", gt)]
     assert ev.score_dataset({"Tiger1": pred}, ds, protocol="otb").precision == 1.0
     assert ev.score_dataset({"Tiger1": pred}, ds, protocol="got10k").precision == pytest.approx(349 / 354)
+
+
+def test_size_ratio_is_the_side_ratio_and_nan_where_undefined():
+    gt = np.array([[1, 1, 10, 40], [1, 1, 10, 40], [0, 0, 0, 0], [1, 1, 10, 40], [5, 5, 20, 20]], dtype=float)
+    pred = np.array([[1, 1, 10, 40], [1, 1, 11, 44], [3, 3, 10, 10], [np.nan] * 4, [5, 5, 10, 10]], dtype=float)
+    r = ev.size_ratio(pred, gt)
+    np.testing.assert_allclose(r[[0, 1, 4]], [1.0, 1.1, 0.5])
+    assert np.isnan(r[2]) and np.isnan(r[3])  # no ground-truth area; no prediction
+    with pytest.raises(ValueError):
+        ev.size_ratio(pred[:3], gt)

@@ -88,6 +88,9 @@ def test_cli_score_all_protocols_with_explain(tmp_path, capsys):
         assert f"{p:<{max(map(len, evaluation.ALL_PROTOCOLS))}}  {s.auc:7.4f}  {s.precision:9.4f}" in out
     assert "Jogging.1:" in out and "1 bad prediction(s) replaced by the previous box" in out
     assert "1 sequence(s) score the same under every protocol: Deer" in out
+    late = np.concatenate([evaluation.size_ratio(preds[n], seqs[n].gt)[50:] for n in ds.names])
+    assert np.nanmax(late) > 1.0  # Jogging.1's boxes are 3 px too large
+    assert f"frames 51 and later: median {np.nanmedian(late):.3f} over {np.isfinite(late).sum()} frames" in out
 
     assert main(["score", str(tmp_path / "pysot" / "T"), "--dataset", str(root), "--protocol", "otb"]) == 0
     out = capsys.readouterr().out
