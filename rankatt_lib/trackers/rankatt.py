@@ -171,7 +171,8 @@ class RankingAttentionConfig:
             ``augmentations[k - 1]``) or ``"first_frames"`` (the ranking starts as h0 alone and the
             new cell state of frames 2, 3, ... is appended, not swapped for the worst kernel,
             until N kernels exist: slot k holds the kernel written on frame k).
-        augmentations: the alterations used by ``"augmented"``, in slot order (:data:`AUGMENTATIONS`:
+        augmentations: the alterations used by ``"augmented"``, in slot order (*ours*, issue #20;
+            :data:`AUGMENTATIONS`:
             ``"shift"`` the crop moved by a quarter of the target's size (right and down), the label
             with it; ``"flip"`` mirrored left-right; ``"blur"`` a Gaussian blur of sigma 2 patch
             pixels; ``"scale"`` / ``"scale_down"`` the search region 1.15x larger / smaller, the
