@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from test_crest import textured_sequence
+from tracker_helpers import fast
 
 from rankatt_lib.attention import normalise_attention, upsample_attention
 from rankatt_lib.convlstm import RankingUpdater, RankingUpdaterConfig
@@ -28,12 +29,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def backbone() -> VGG16Features:
     return shared_backbone("cpu")
-
-
-def fast(backbone: VGG16Features, **overrides: object) -> RankingAttentionTracker:
-    opts: dict[str, object] = {"patch_size": 127, "part_init_max_steps": 10, "updater": "untrained"}
-    opts.update(overrides)
-    return RankingAttentionTracker(backbone=backbone, **opts)
 
 
 def cosines(kernels: torch.Tensor) -> torch.Tensor:
