@@ -78,6 +78,7 @@ from .synthetic import (
     _overlap,
     _plan_illumination,
     _smooth1d,
+    add_generation_options,
 )
 
 __all__ = [
@@ -1426,22 +1427,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-test", type=int, default=20, help="sequences in the test split (default 20)")
     ap.add_argument("--n-val", type=int, default=10, help="sequences in the val split (default 10)")
     ap.add_argument("--n-train", type=int, default=40, help="sequences in the train split (default 40)")
-    ap.add_argument(
-        "--frames",
-        type=int,
-        nargs=2,
-        metavar=("MIN", "MAX"),
-        default=(100, 100),
-        help="frames per sequence, inclusive range (default 100 100)",
-    )
-    ap.add_argument(
-        "--size",
-        type=int,
-        nargs=2,
-        metavar=("W", "H"),
-        default=IMAGE_SIZE,
-        help=f"frame size (default {IMAGE_SIZE[0]} {IMAGE_SIZE[1]})",
-    )
+    add_generation_options(ap, frames=(100, 100))
     ap.add_argument(
         "--photos",
         action="append",
@@ -1450,8 +1436,6 @@ def main(argv: list[str] | None = None) -> int:
         help="an extra folder of photos (split by each file's hash); repeatable",
     )
     ap.add_argument("--list-photos", action="store_true", help="list the photographs and their splits, then stop")
-    ap.add_argument("--workers", type=int, default=1, help="parallel processes (same output; default 1)")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     if min(args.n_test, args.n_val, args.n_train) < 0 or args.workers < 1:
         ap.error("--n-test/--n-val/--n-train must be >= 0 and --workers >= 1")

@@ -71,6 +71,7 @@ import cv2
 import numpy as np
 
 __all__ = [
+    "add_generation_options",
     "ATTRIBUTES",
     "GENERATOR_VERSION",
     "IMAGE_SIZE",
@@ -1695,6 +1696,30 @@ def ensure_benchmark(
     return root / split
 
 
+def add_generation_options(ap: Any, frames: tuple[int, int]) -> None:
+    """The options every benchmark generator's command line has (``rankatt synthetic``,
+    ``rankatt photo``): ``--frames MIN MAX`` (default ``frames``), ``--size W H``, ``--workers``,
+    ``--no-progress``."""
+    ap.add_argument(
+        "--frames",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=frames,
+        help=f"frames per sequence, inclusive range (default {frames[0]} {frames[1]})",
+    )
+    ap.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        metavar=("W", "H"),
+        default=IMAGE_SIZE,
+        help=f"frame size (default {IMAGE_SIZE[0]} {IMAGE_SIZE[1]})",
+    )
+    ap.add_argument("--workers", type=int, default=1, help="parallel processes (same output; default 1)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``rankatt synthetic`` (and ``data_scripts/make_synthetic_otb.py``): parse the command line,
     generate, print a summary; returns the exit status."""
@@ -1712,24 +1737,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("test", "train", "both"), default="both", help="default both")
     ap.add_argument("--n-test", type=int, default=20, help="sequences in the test split (default 20)")
     ap.add_argument("--n-train", type=int, default=40, help="sequences in the train split (default 40)")
-    ap.add_argument(
-        "--frames",
-        type=int,
-        nargs=2,
-        metavar=("MIN", "MAX"),
-        default=(60, 150),
-        help="frames per sequence, inclusive range (default 60 150)",
-    )
-    ap.add_argument(
-        "--size",
-        type=int,
-        nargs=2,
-        metavar=("W", "H"),
-        default=IMAGE_SIZE,
-        help=f"frame size (default {IMAGE_SIZE[0]} {IMAGE_SIZE[1]})",
-    )
-    ap.add_argument("--workers", type=int, default=1, help="parallel processes (same output; default 1)")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_generation_options(ap, frames=(60, 150))
     args = ap.parse_args(argv)
     if args.n_test < 0 or args.n_train < 0 or args.workers < 1:
         ap.error("--n-test/--n-train must be >= 0 and --workers >= 1")
