@@ -57,7 +57,7 @@ if str(ROOT) not in sys.path:
 
 from rankatt_lib.attention import normalise_attention, upsample_attention  # noqa: E402
 from rankatt_lib.data import OTBFormatDataset  # noqa: E402
-from rankatt_lib.evaluation import score_sequence  # noqa: E402
+from rankatt_lib.evaluation import score_sequence, size_ratio  # noqa: E402
 from rankatt_lib.results import atomic_write_text, read_boxes, write_boxes  # noqa: E402
 from rankatt_lib.trackers.rankatt import RankingAttentionTracker  # noqa: E402
 
@@ -75,7 +75,20 @@ READINGS: dict[str, dict[str, Any]] = {
     "augmented_carried_wide": {"ranking_init": "augmented", "cell_input": "carried", "init_sigma_factor": 0.5},
     "wide_noranking": {"init_sigma_factor": 0.5, "use_ranking": False},
     "wide_multiply_noranking": {"init_sigma_factor": 0.5, "attention_variant": "multiply", "use_ranking": False},
+    # the scale estimate (issue #20: the boxes grow ~10 % over a sequence with the raw peaks)
+    "scale_frame1": {"scale_normalisation": "frame1"},
+    "scale_parts": {"scale_normalisation": "parts"},
+    "scale_trend": {"scale_normalisation": "trend"},
+    "scale_trend_noranking": {"scale_normalisation": "trend", "use_ranking": False},
+    "scale_trend_noattention": {"scale_normalisation": "trend", "use_attention": False},
+    "scale_trend_carried": {"scale_normalisation": "trend", "cell_input": "carried"},
+    "scale_trend_augmented": {"scale_normalisation": "trend", "ranking_init": "augmented"},
+    "scale_trend_first_frames": {"scale_normalisation": "trend", "ranking_init": "first_frames"},
+    "scale_trend_wide": {"scale_normalisation": "trend", "init_sigma_factor": 0.5},
 }
+
+#: the frame from which the scale drift is read (``evaluation.size_ratio``, as ``rankatt score``: frames 51+)
+SIZE_FROM = 50
 
 SPLIT_RECORD = ROOT / "results" / "training" / "ranking_synthetic_cn.json"
 #: The shipped checkpoint's held-out training sequences (copied from SPLIT_RECORD, checked at run time).
@@ -89,6 +102,11 @@ VAL_SEQUENCES: tuple[str, ...] = (
     "syn_train_027",
     "syn_train_034",
 )
+
+
+def expected_frames(seq_len: int, frames: int) -> int:
+    """Frames run on a sequence of ``seq_len`` frames: the first ``frames``, or all with ``frames=0``."""
+    return seq_len if frames <= 0 else min(frames, seq_len)
 
 
 def check_split() -> None:
@@ -171,9 +189,12 @@ def sequence_record(seq: Any, boxes: np.ndarray, act: dict[str, Any], frames: in
     n = len(boxes)
     sc = score_sequence(boxes, seq.gt[:n], "otb", name=seq.name)
     changes = act["top_changed"]
+    ratio = size_ratio(boxes, seq.gt[:n])[SIZE_FROM:]
     return {
         "sequence": seq.name,
         "frames": n,
+        "frames_requested": frames,
+        "size_ratios_from_51": [float(v) for v in ratio],
         "auc": float(sc.auc),
         "precision20": float(sc.precision),
         "success_curve": sc.success_curve.tolist(),
@@ -190,15 +211,28 @@ def sequence_record(seq: Any, boxes: np.ndarray, act: dict[str, Any], frames: in
 def finished(folder: Path, frames: int) -> set[str]:
     """The validation sequences of ``folder`` finished with ``frames`` frames."""
     done = set()
-    for name in VAL_SEQUENCES:
+    for name in _names(folder):
         j, b = folder / f"{name}.json", folder / f"{name}.txt"
         if j.is_file() and b.is_file():
             try:
-                if json.loads(j.read_text())["frames"] == frames and len(read_boxes(b)) == frames:
+                rec = json.loads(j.read_text())
+                if _requested(rec) == frames and len(read_boxes(b)) == rec["frames"]:
                     done.add(name)
             except (ValueError, KeyError):
                 pass
     return done
+
+
+def _requested(rec: dict[str, Any]) -> int:
+    """The ``--frames`` a record was run with (records before ``frames_requested`` ran their ``frames``)."""
+    return int(rec.get("frames_requested", rec["frames"]))
+
+
+def _names(folder: Path) -> list[str]:
+    """The sequences a reading's folder may hold: the synthetic validation split, or any ``*.json``
+    record of another split (the real-photo validation split)."""
+    found = sorted(p.stem for p in folder.glob("*.json") if p.stem != "summary")
+    return found if set(found) - set(VAL_SEQUENCES) else list(VAL_SEQUENCES)
 
 
 def summarise(
@@ -207,14 +241,14 @@ def summarise(
     """The reading over its finished sequences (``only``: restricted to these), written to
     ``summary.json`` / ``summary.csv`` when ``write``."""
     recs = []
-    for name in VAL_SEQUENCES:
+    for name in _names(folder):
         if only is not None and name not in only:
             continue
         j = folder / f"{name}.json"
         b = folder / f"{name}.txt"
         if j.is_file() and b.is_file():
             rec = json.loads(j.read_text())
-            if rec["frames"] == frames and len(read_boxes(b)) == frames:
+            if _requested(rec) == frames and len(read_boxes(b)) == rec["frames"]:
                 recs.append(rec)
     if not recs:
         return None
@@ -222,7 +256,7 @@ def summarise(
         "reading": reading,
         "overrides": READINGS.get(reading),
         "sequences": len(recs),
-        "of": len(VAL_SEQUENCES),
+        "of": len(_names(folder)),
         "frames_per_sequence": frames,
         "auc": float(np.mean([np.mean(r["success_curve"]) for r in recs])),
         "precision20": float(np.mean([r["precision_curve"][20] for r in recs])),
@@ -234,6 +268,7 @@ def summarise(
         "att_cover_frame1": _nanmean([r["att_cover_frame1"] for r in recs]),
         "att_cover_last10": _nanmean([_nanmean(r["activity"]["att_cover"][-10:]) for r in recs]),
         "seconds_per_frame": sum(r["activity"]["seconds"] for r in recs) / sum(r["frames"] for r in recs),
+        "size_ratio_median_51": _nanmedian([v for r in recs for v in r.get("size_ratios_from_51", [])]),
         "per_sequence": {r["sequence"]: {"auc": r["auc"], "precision20": r["precision20"]} for r in recs},
     }
     if not write:
@@ -243,6 +278,12 @@ def summarise(
     lines = [",".join(cols)] + [",".join(_fmt(r[c]) for c in cols) for r in recs]
     atomic_write_text(folder / "summary.csv", "\n".join(lines) + "\n")
     return s
+
+
+def _nanmedian(values: list[float]) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
 
 
 def _fmt(v: Any) -> str:
@@ -263,6 +304,7 @@ TABLE_COLS = [
     "att_cover_frame1",
     "att_cover_last10",
     "seconds_per_frame",
+    "size_ratio_median_51",
 ]
 
 
@@ -305,13 +347,19 @@ def write_table(out: Path, frames: int) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--readings", default="baseline", help="comma-separated names of READINGS")
-    ap.add_argument("--data", default=str(ROOT / "data" / "synthetic" / "train"))
+    ap.add_argument(
+        "--split",
+        choices=("synthetic", "photo"),
+        default="synthetic",
+        help="synthetic: the 8 held-out training sequences (default); photo: the real-photo validation split",
+    )
+    ap.add_argument("--data", default=None, help="the split's folder (default data/synthetic/train or data/photo/val)")
     ap.add_argument("--out", default=str(ROOT / "results" / "readings"))
     ap.add_argument(
         "--frames",
         type=int,
         default=40,
-        help="first frames of each sequence (default 40, what the stored screening used)",
+        help="first frames of each sequence (default 40, what the stored screening used; 0: every frame)",
     )
     ap.add_argument("--sequences", default=None, help="comma-separated subset of the validation sequences")
     ap.add_argument("--threads", type=int, default=1)
@@ -331,21 +379,32 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [r for r in readings if r not in READINGS]
         if unknown:
             ap.error(f"unknown readings {unknown}; see --list")
-        names = VAL_SEQUENCES if args.sequences is None else tuple(args.sequences.split(","))
-        bad = [n for n in names if n not in VAL_SEQUENCES]
+        if args.split == "synthetic":
+            data = args.data or str(ROOT / "data" / "synthetic" / "train")
+            allowed: tuple[str, ...] = VAL_SEQUENCES
+        else:
+            data = args.data or str(ROOT / "data" / "photo" / "val")
+            if not Path(data).is_dir():
+                raise SystemExit(f"{data}: no real-photo validation split; generate it with `rankatt photo`")
+            allowed = tuple(OTBFormatDataset(data).names)
+            if not all(n.startswith("photo_val_") for n in allowed):
+                raise SystemExit(f"{data}: not the real-photo validation split ({allowed[:3]}...)")
+        names = allowed if args.sequences is None else tuple(args.sequences.split(","))
+        bad = [n for n in names if n not in allowed]
         if bad:
             ap.error(f"{bad} are not validation sequences")
-        ds = OTBFormatDataset(args.data, names=list(names))
+        ds = OTBFormatDataset(data, names=list(names))
         for reading in readings:
             folder = out / reading
             folder.mkdir(parents=True, exist_ok=True)
             for name in names:
                 bpath, jpath = folder / f"{name}.txt", folder / f"{name}.json"
                 seq = ds[name]
-                n = min(args.frames, len(seq))
+                n = expected_frames(len(seq), args.frames)
                 if bpath.is_file() and jpath.is_file():
                     try:
-                        done = len(read_boxes(bpath)) == n and json.loads(jpath.read_text())["frames"] == n
+                        rec0 = json.loads(jpath.read_text())
+                        done = len(read_boxes(bpath)) == n and rec0["frames"] == n and _requested(rec0) == args.frames
                     except (ValueError, KeyError, json.JSONDecodeError):
                         done = False
                     if done:
@@ -353,14 +412,15 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                 t0 = time.perf_counter()
                 boxes, act = track(seq, READINGS[reading], n)
-                rec = sequence_record(seq, boxes, act, n)
+                rec = sequence_record(seq, boxes, act, args.frames)
                 rec["overrides"] = READINGS[reading]
                 atomic_write_text(jpath, json.dumps(rec) + "\n")
                 write_boxes(bpath, boxes)  # last: marks the sequence finished
                 print(
                     f"{reading}/{name}: {n} frames in {time.perf_counter() - t0:.0f} s, AUC {rec['auc']:.3f} "
                     f"P@20 {rec['precision20']:.3f}, top changes/100 {rec['top_changes_per_100']:.1f}, "
-                    f"cos {rec['kernel_cos_mean']:.4f}, cover {rec['att_cover_mean']:.4f}",
+                    f"cos {rec['kernel_cos_mean']:.4f}, cover {rec['att_cover_mean']:.4f}, "
+                    f"size ratio 51+ {_nanmedian(rec['size_ratios_from_51']):.3f}",
                     flush=True,
                 )
             summarise(folder, reading, args.frames)
@@ -371,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{s['reading']:24s} {s['sequences']}/{s['of']} seq x {s['frames_per_sequence']} fr  AUC {s['auc']:.3f}  "
             f"P@20 {s['precision20']:.3f}  top/100 {s['top_changes_per_100']:.1f}  cos {s['kernel_cos_mean']:.4f}  "
-            f"cover {s['att_cover_mean']:.4f}"
+            f"cover {s['att_cover_mean']:.4f}  size 51+ {s['size_ratio_median_51']:.3f}"
         )
     return 0
 

@@ -27,6 +27,7 @@ from rankatt_lib.trackers.base import (
     crop_pyramid,
     motion_prior,
     scale_calibration,
+    scale_trend_calibration,
     select_scale,
     shared_backbone,
 )
@@ -84,6 +85,38 @@ def test_scale_calibration_bounds() -> None:
     assert torch.equal(scale_calibration(torch.tensor([-0.1, 0.3, 0.2]), 0), torch.ones(3))  # no calibration
 
 
+def test_scale_trend_calibration_removes_the_slope_and_keeps_the_curvature() -> None:
+    scales = (1.0, 0.95, 1.05)
+    x = np.log(scales)
+    # peaks that grow with the crop (slope 1.2 in log-log) and a fit that favours scale 1 (+3 %)
+    p1 = torch.tensor(np.exp(-0.4 + 1.2 * x + np.array([0.03, 0.0, 0.0])), dtype=torch.float32)
+    cal = scale_trend_calibration(p1, scales, 0)
+    assert torch.all(torch.isfinite(cal)) and torch.all(cal > 0)
+    assert float(cal[0]) == pytest.approx(float(p1[0]), rel=1e-6)  # the reference is divided by its own peak
+    # the slope is gone: the ratio of the divisors of 1.05 and 0.95 is (1.05 / 0.95) ** 1.2
+    assert float(cal[2] / cal[1]) == pytest.approx((1.05 / 0.95) ** 1.2, rel=2e-3)
+    # on frame 1 itself the reference wins by its curvature (its neighbours score about 0.97)
+    scored = (p1 / cal).numpy()
+    assert scored[0] == pytest.approx(1.0, abs=1e-6) and np.all(scored[1:] < 0.975) and np.all(scored[1:] > 0.96)
+    assert int(choose_scale(p1, 0, scores=p1 / cal)) == 0
+    # the same model on a target that really grew 5 %: the 1.05 peak is up by more than the trend
+    later = p1 * torch.tensor([0.95, 0.90, 1.02])
+    assert int(choose_scale(later, 0, scores=later / cal)) == 2
+    # the "frame1" calibration chooses 1.05 on a 0.1 % gain (it has no curvature left); the trend does not
+    tiny = p1 * torch.tensor([1.0, 1.0, 1.001])
+    assert int(choose_scale(tiny, 0, scores=tiny / p1)) == 2
+    assert int(choose_scale(tiny, 0, scores=tiny / cal)) == 0
+    # no curvature (the reference below the line): its neighbours' divisors are raised to their
+    # own peaks, so a repeated frame 1 still keeps scale 1
+    flat = torch.tensor([0.60, 0.64, 0.72])
+    cal2 = scale_trend_calibration(flat, scales, 0)
+    assert torch.all(flat / cal2 <= 1.0 + 1e-6) and int(choose_scale(flat, 0, scores=flat / cal2)) == 0
+    # a non-positive frame-1 peak: no calibration
+    assert torch.equal(scale_trend_calibration(torch.tensor([0.5, -0.1, 0.4]), scales, 0), torch.ones(3))
+    with pytest.raises(ValueError, match="scales"):
+        scale_trend_calibration(p1, (1.0, 1.05), 0)
+
+
 def test_config_switches_default_to_the_old_behaviour() -> None:
     for cfg in (CRESTConfig(), RankingAttentionConfig()):
         assert cfg.scale_normalisation == "none" and cfg.antialias is True
@@ -128,8 +161,14 @@ def test_part_layout_score_reads_the_layout_not_the_heights() -> None:
 
 @pytest.mark.parametrize(
     ("variant", "norm"),
-    [({}, "frame1"), ({}, "parts"), ({"single_channel": True}, "frame1"), ({"single_channel": True}, "parts")],
-    ids=["parts-frame1", "parts-parts", "single-frame1", "single-parts"],
+    [
+        ({}, "frame1"),
+        ({}, "parts"),
+        ({}, "trend"),
+        ({"single_channel": True}, "frame1"),
+        ({"single_channel": True}, "parts"),
+    ],
+    ids=["parts-frame1", "parts-parts", "parts-trend", "single-frame1", "single-parts"],
 )
 def test_rankatt_repeated_frame_keeps_scale_1_when_normalised(
     backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray], variant: dict[str, object], norm: str
@@ -154,7 +193,11 @@ def test_rankatt_repeated_frame_keeps_scale_1_when_normalised(
         scores = part_layout_scores(tr.parts, tr.last.parts, tr._prior)
     else:  # the single-channel variant has no parts: it calibrates the peaks
         scores = torch.as_tensor(tr.last.peaks, dtype=torch.float32)
-    np.testing.assert_array_equal((scores / tr._scale_calib).numpy(), np.ones(3))
+    calibrated = (scores / tr._scale_calib).numpy()
+    if norm == "trend":  # the reference scores 1, its neighbours less (the fit's curvature is kept)
+        assert calibrated[0] == pytest.approx(1.0, abs=1e-6) and np.all(calibrated[1:] <= 1.0 + 1e-6)
+    else:
+        np.testing.assert_array_equal(calibrated, np.ones(3))
 
 
 def test_crest_repeated_frame_keeps_scale_1_when_normalised(
@@ -168,6 +211,20 @@ def test_crest_repeated_frame_keeps_scale_1_when_normalised(
     np.testing.assert_array_equal(box[2:], gt[0][2:])
     assert tr._scale_calib is not None and np.all(tr.last.peaks > 0.15)
     np.testing.assert_array_equal(tr.last.peaks / tr._scale_calib.numpy(), np.ones(3))
+
+
+def test_crest_trend_normalisation_keeps_scale_1_on_a_repeated_frame(
+    backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray]
+) -> None:
+    imgs, gt = frames
+    tr = small_tracker(backbone, patch_size=127, scale_normalisation="trend")
+    tr.init(imgs[0], gt[0])
+    box = tr.update(imgs[0])
+    assert tr.last is not None and tr.last.scale == 1.0
+    np.testing.assert_array_equal(box[2:], gt[0][2:])
+    assert tr._scale_calib is not None
+    calibrated = tr.last.peaks / tr._scale_calib.numpy()
+    assert calibrated[0] == pytest.approx(1.0, abs=1e-6) and np.all(calibrated[1:] <= 1.0 + 1e-6)
 
 
 def test_crest_normalisation_still_follows_a_real_scale_change(

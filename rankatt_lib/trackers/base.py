@@ -67,6 +67,7 @@ __all__ = [
     "pca_basis",
     "project_channels",
     "scale_calibration",
+    "scale_trend_calibration",
     "select_scale",
     "shared_backbone",
 ]
@@ -380,8 +381,9 @@ def choose_scale(
 #: scales are compared), ``"frame1"`` (each scale's peak is divided by the peak the frame-1 model
 #: gives that scale on frame 1 itself, :func:`scale_calibration`) or ``"parts"`` (the part-based
 #: tracker only: the scales are compared on how well the parts' peaks agree on one centre,
-#: :func:`rankatt_lib.trackers.rankatt.part_layout_scores`).
-SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts")
+#: :func:`rankatt_lib.trackers.rankatt.part_layout_scores`) or ``"trend"`` (each scale's peak is
+#: divided by the *trend* of the frame-1 peaks over the scales only, :func:`scale_trend_calibration`).
+SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts", "trend")
 
 
 def scale_calibration(frame1_peaks: torch.Tensor, reference: int, max_ratio: float = 2.0) -> torch.Tensor:
@@ -410,6 +412,53 @@ def scale_calibration(frame1_peaks: torch.Tensor, reference: int, max_ratio: flo
     lo, hi = ref / max_ratio, ref * max_ratio
     cal = torch.minimum(torch.maximum(p, lo), hi)
     return torch.where(ok, cal, torch.ones_like(cal))
+
+
+def scale_trend_calibration(
+    frame1_peaks: torch.Tensor, scales: Any, reference: int, max_ratio: float = 2.0
+) -> torch.Tensor:
+    """The divisors of ``scale_normalisation="trend"``: only the *trend* of the frame-1 peaks over
+    the scales, not the peaks themselves.
+
+    :func:`scale_calibration` divides by the frame-1 peaks, and so also removes the one thing that
+    should stay: on frame 1 the model was just fitted to the scale-1 patch, so scale 1 peaks above
+    its neighbours *because it is the right scale*. Dividing that away makes a correct scale 1
+    look no better than its neighbours on later frames and the boxes shrink a few per cent. Here
+    the log-peaks of frame 1 are fitted by a line in ``log s`` (least squares; with CREST's
+    ``[1, 0.95, 1.05]`` it is the chord through 0.95 and 1.05) and only that line is divided
+    out: the bias "a smaller-looking target responds more" is the slope, the fit's preference
+    for the right scale is the curvature and is kept. Where the frame-1 reference peak is not
+    above the line (no curvature), a scale's divisor is raised to its own frame-1 peak, so that on
+    a repeated frame 1 the reference still wins (its calibrated score 1, every other <= 1).
+
+    Args:
+        frame1_peaks: ``(S,)`` the (prior-weighted) peaks of the frame-1 scale pyramid.
+        scales: ``S`` relative scale factors.
+        reference: index of scale 1.
+        max_ratio: each divisor is kept within ``[c_ref / max_ratio, c_ref x max_ratio]``.
+
+    Returns:
+        ``(S,)`` positive divisors on ``frame1_peaks``' device; ones when a frame-1 peak is not
+        positive (no calibration).
+    """
+    p = frame1_peaks.detach().to(torch.float64)
+    sc = torch.as_tensor(np.asarray(scales, dtype=np.float64).reshape(-1), dtype=torch.float64, device=p.device)
+    if sc.numel() != p.numel():
+        raise ValueError(f"{p.numel()} peaks for {sc.numel()} scales")
+    ok = bool((p > 0).all())
+    if not ok or p.numel() < 2:
+        return torch.ones_like(frame1_peaks, dtype=torch.float32)
+    x = torch.log(sc)
+    y = torch.log(p)
+    xc = x - x.mean()
+    slope = (xc * (y - y.mean())).sum() / xc.square().sum()
+    trend = y[reference] + slope * (x - x[reference])  # log divisor; the reference's divisor is its peak
+    # no scale may beat the reference on frame 1 itself: a divisor is at least the scale's own peak
+    # times p_ref / p_ref (calibrated <= 1)
+    log_div = torch.maximum(trend, y)
+    ref = p[reference]
+    cal = torch.exp(log_div).clamp(min=float(ref) / max_ratio, max=float(ref) * max_ratio)
+    return cal.to(torch.float32)
 
 
 def damped_size(size_wh: Any, scale: float, damping: float = 0.6) -> np.ndarray:

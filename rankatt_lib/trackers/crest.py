@@ -79,6 +79,7 @@ from .base import (
     pca_basis,
     project_channels,
     scale_calibration,
+    scale_trend_calibration,
     select_scale,
 )
 
@@ -149,9 +150,11 @@ class CRESTConfig:
             better on the synthetic training split).
         subpixel: parabolic sub-cell peak refinement (*ours*; CREST: integer peak).
         scale_normalisation: how the peaks of the scales are made comparable before the best one
-            is chosen: ``"none"`` (CREST, the default: raw peaks) or ``"frame1"`` (*ours*: each
+            is chosen: ``"none"`` (CREST, the default: raw peaks), ``"frame1"`` (*ours*: each
             scale's peak divided by the frame-1 model's peak on that scale of frame 1,
-            :func:`~.base.scale_calibration`; one more backbone pass at init).
+            :func:`~.base.scale_calibration`; one more backbone pass at init) or ``"trend"``
+            (*ours*: divided by the trend of those peaks over the scales only,
+            :func:`~.base.scale_trend_calibration`).
         antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*, on by
             default: a target over ~88 px is otherwise shrunk with aliasing; CREST: no). Patches
             that are enlarged, or shrunk less than 1.6x (every synthetic sequence), are
@@ -223,7 +226,9 @@ class CRESTConfig:
         if not 0.0 <= self.scale_damping <= 1.0:
             raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
         if self.scale_normalisation not in SCALE_NORMALISATIONS or self.scale_normalisation == "parts":
-            raise ValueError(f"scale_normalisation must be 'none' or 'frame1', got {self.scale_normalisation!r}")
+            raise ValueError(
+                f"scale_normalisation must be 'none', 'frame1' or 'trend', got {self.scale_normalisation!r}"
+            )
 
 
 # --------------------------------------------------------------------------- model and losses
@@ -493,13 +498,16 @@ class CRESTTracker(DeepTrackerBase):
         with torch.no_grad():
             response = self.model(x0)[0]
         self._scale_calib = None
-        if cfg.scale_normalisation == "frame1":
+        if cfg.scale_normalisation in ("frame1", "trend"):
             # the trained model on frame 1's own scale pyramid: the same patches, batch and
             # operations as the first update on an unchanged frame (whose peaks it then divides to 1)
             with torch.no_grad():
                 xs = self._prepare(self._features(frame, cfg.scales))
                 peaks1 = find_peaks(self.model(xs) * self._prior, cfg.subpixel)[:, 2]
-            self._scale_calib = scale_calibration(peaks1, self._ref)
+            if cfg.scale_normalisation == "trend":
+                self._scale_calib = scale_trend_calibration(peaks1, cfg.scales, self._ref)
+            else:
+                self._scale_calib = scale_calibration(peaks1, self._ref)
 
         self._first = (x0[0].detach(), label)
         self.buffer = SampleBuffer(cfg.buffer_size, tuple(x0.shape[1:]), (n, n), device=dev)

@@ -82,6 +82,7 @@ from .base import (
     find_peaks,
     motion_prior,
     scale_calibration,
+    scale_trend_calibration,
 )
 
 __all__ = [
@@ -206,7 +207,10 @@ class RankingAttentionConfig:
             model's peak on that scale of frame 1, :func:`~.base.scale_calibration`; one more
             detection step at init) or ``"parts"`` (*ours*: how well the parts agree on one centre,
             :func:`part_layout_scores`, divided by the same score on frame 1's scales; the
-            single-channel variant, which has no parts, uses ``"frame1"`` instead). The part
+            single-channel variant, which has no parts, uses ``"frame1"`` instead) or ``"trend"``
+            (*ours*: each scale's peak divided by the *trend* of the frame-1 peaks over the scales,
+            :func:`~.base.scale_trend_calibration`, which keeps the fit's preference for the
+            right scale that ``"frame1"`` divides away). The part
             tracker's 7 x 7 kernels are smaller than the target and respond more to a target that
             looks smaller, so with ``"none"`` the 1.05 scale outscores scale 1 on an unchanged frame.
             The position, the peak value and the confidence gates always read the raw response.
@@ -886,7 +890,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             weighted = resp * self._prior
             scores = self.ranking.score(xS) if cfg.use_attention else None
         self._scale_calib = None
-        if self._scale_mode in ("frame1", "parts"):
+        if self._scale_mode in ("frame1", "parts", "trend"):
             # the detection step of the first update run on frame 1 itself (same patches, state and
             # batch): its peaks divide those of every later frame, so an unchanged frame scores 1
             side = self.geo_S.search_side(self.size)
@@ -898,7 +902,10 @@ class RankingAttentionTracker(DeepTrackerBase):
                 frame1_scores = part_layout_scores(self.parts, calib_out.parts, self._prior)
             else:
                 frame1_scores = calib_out.read[4:]
-            self._scale_calib = scale_calibration(frame1_scores, self._ref)
+            if self._scale_mode == "trend":
+                self._scale_calib = scale_trend_calibration(frame1_scores, cfg.scales, self._ref)
+            else:
+                self._scale_calib = scale_calibration(frame1_scores, self._ref)
         self.init_info = RankingAttentionInitInfo(
             h0, label_S, (float(tcS[0]), float(tcS[1])), (float(tcL[0]), float(tcL[1])), pinfo, self.updater_source
         )
