@@ -4,7 +4,9 @@
   and their response to the *same* target grows when it looks smaller, i.e. on the larger crops:
   with the raw peaks (``"none"``, the default) an unchanged frame picks scale 1.05. ``"frame1"``
   divides every scale's peak by the frame-1 model's peak on that scale of frame 1, and an
-  unchanged frame keeps scale 1.
+  unchanged frame keeps scale 1. ``"attention"`` compares the scales on the whole-target kernel's
+  response (the attention map), which has no such bias: an unchanged frame keeps scale 1, a
+  magnified one picks 1.05.
 * ``antialias``: a shrunk search patch of a fine pattern aliases without it, not with it; an
   enlarged patch is bit-identical either way.
 * ``refresh_geometry``: a per-axis clamp of the size changes the box's aspect ratio; the label,
@@ -32,7 +34,12 @@ from rankatt_lib.trackers.base import (
     shared_backbone,
 )
 from rankatt_lib.trackers.crest import CRESTConfig
-from rankatt_lib.trackers.rankatt import RankingAttentionConfig, RankingAttentionTracker, part_layout_scores
+from rankatt_lib.trackers.rankatt import (
+    RankingAttentionConfig,
+    RankingAttentionTracker,
+    kernel_scale_scores,
+    part_layout_scores,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -125,6 +132,8 @@ def test_config_switches_default_to_the_old_behaviour() -> None:
     with pytest.raises(ValueError, match="scale_normalisation"):
         CRESTConfig(scale_normalisation="parts")  # CREST has one kernel, no parts
     with pytest.raises(ValueError, match="scale_normalisation"):
+        CRESTConfig(scale_normalisation="attention")  # nor an attention kernel
+    with pytest.raises(ValueError, match="scale_normalisation"):
         RankingAttentionConfig(scale_normalisation="max")
 
 
@@ -198,6 +207,55 @@ def test_rankatt_repeated_frame_keeps_scale_1_when_normalised(
         assert calibrated[0] == pytest.approx(1.0, abs=1e-6) and np.all(calibrated[1:] <= 1.0 + 1e-6)
     else:
         np.testing.assert_array_equal(calibrated, np.ones(3))
+
+
+def magnified(img: np.ndarray, centre: tuple[float, float], s: float) -> np.ndarray:
+    """``img`` magnified ``s`` times about ``centre`` (bilinear, edges reflected): the target looks ``s`` x larger."""
+    import cv2
+
+    m = np.array([[s, 0.0, (1 - s) * centre[0]], [0.0, s, (1 - s) * centre[1]]])
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [{}, {"use_ranking": False}, {"use_attention": False}, {"single_channel": True}],
+    ids=["rankatt", "noranking", "noattention", "single"],
+)
+def test_rankatt_attention_scale_keeps_1_on_a_repeated_frame_and_follows_a_magnified_one(
+    backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray], variant: dict[str, object]
+) -> None:
+    imgs, gt = frames
+    g = gt[0]
+    centre = (g[0] + (g[2] - 1) / 2, g[1] + (g[3] - 1) / 2)
+    chosen = {}
+    for s in (1.0, 1.05**2, 1.05**-2):
+        tr = fast(backbone, scale_normalisation="attention", **variant)
+        tr.init(imgs[0], g)
+        tr.update(imgs[0] if s == 1.0 else magnified(imgs[0], centre, s))
+        assert tr.last is not None and tr._scale_calib is None
+        chosen[round(s, 3)] = tr.last.scale
+        if s == 1.0:
+            # the scores are the kernel's peaks: on the repeated frame the reference's is the highest
+            m = tr.last.attention if tr.last.attention is not None else None
+            if m is not None:
+                sc = kernel_scale_scores(m)
+                assert int(torch.argmax(sc)) == 0
+    assert chosen == {1.0: 1.0, 1.103: 1.05, 0.907: 0.95}
+    # the raw part peaks of the same repeated frame prefer the larger crop (the bias this avoids)
+    raw = fast(backbone, **variant)
+    raw.init(imgs[0], g)
+    raw.update(imgs[0])
+    assert raw.last is not None and raw.last.scale == 1.05
+
+
+def test_kernel_scale_scores_refine_the_peak_between_cells() -> None:
+    y, x = torch.meshgrid(torch.arange(31.0), torch.arange(31.0), indexing="ij")
+    on_cell = torch.exp(-((x - 15) ** 2 + (y - 15) ** 2) / 8)
+    between = torch.exp(-((x - 15.5) ** 2 + (y - 15) ** 2) / 8)  # the same peak, half a cell off
+    sc = kernel_scale_scores(torch.stack([on_cell, between])[:, None])
+    assert float(sc[0]) == pytest.approx(1.0, abs=1e-6)
+    assert float(sc[1]) == pytest.approx(1.0, abs=0.01) and float(between.max()) < 0.97
 
 
 def test_crest_repeated_frame_keeps_scale_1_when_normalised(

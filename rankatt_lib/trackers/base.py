@@ -382,8 +382,10 @@ def choose_scale(
 #: gives that scale on frame 1 itself, :func:`scale_calibration`) or ``"parts"`` (the part-based
 #: tracker only: the scales are compared on how well the parts' peaks agree on one centre,
 #: :func:`rankatt_lib.trackers.rankatt.part_layout_scores`) or ``"trend"`` (each scale's peak is
-#: divided by the *trend* of the frame-1 peaks over the scales only, :func:`scale_trend_calibration`).
-SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts", "trend")
+#: divided by the *trend* of the frame-1 peaks over the scales only, :func:`scale_trend_calibration`)
+#: or ``"attention"`` (the part-based tracker only: the scales are compared on the peak of the
+#: whole-target kernel's response on conv4_3, the attention map of Eq. 8, not on the parts').
+SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts", "trend", "attention")
 
 
 def scale_calibration(frame1_peaks: torch.Tensor, reference: int, max_ratio: float = 2.0) -> torch.Tensor:

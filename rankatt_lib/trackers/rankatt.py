@@ -96,6 +96,7 @@ __all__ = [
     "RankingAttentionTracker",
     "compiled_detect_step",
     "detect_step",
+    "kernel_scale_scores",
     "part_layout_scores",
 ]
 
@@ -207,7 +208,9 @@ class RankingAttentionConfig:
             model's peak on that scale of frame 1, :func:`~.base.scale_calibration`; one more
             detection step at init) or ``"parts"`` (*ours*: how well the parts agree on one centre,
             :func:`part_layout_scores`, divided by the same score on frame 1's scales; the
-            single-channel variant, which has no parts, uses ``"frame1"`` instead) or ``"trend"``
+            single-channel variant, which has no parts, uses ``"frame1"`` instead), ``"attention"``
+            (*ours*: the peak of the whole-target attention kernel's response on each scale,
+            :func:`kernel_scale_scores`; :math:`h_0`'s without attention) or ``"trend"``
             (*ours*: each scale's peak divided by the *trend* of the frame-1 peaks over the scales,
             :func:`~.base.scale_trend_calibration`, which keeps the fit's preference for the
             right scale that ``"frame1"`` divides away). The part
@@ -438,8 +441,9 @@ class DetectConfig:
         scale_penalty, scale_min_peak: :func:`~.base.choose_scale`'s settings.
         subpixel: parabolic peak refinement.
         pnr_eps: the ranking's PNR guard.
-        scale_score: ``"peak"`` (the weighted peaks) or ``"parts"`` (:func:`part_layout_scores`),
-            divided by ``scale_calib`` when it is given.
+        scale_score: ``"peak"`` (the weighted peaks), ``"parts"`` (:func:`part_layout_scores`),
+            divided by ``scale_calib`` when it is given, or ``"attention"`` (:func:`kernel_scale_scores`
+            of the attention kernel, :math:`h_0` without attention).
     """
 
     use_attention: bool
@@ -508,6 +512,27 @@ def part_layout_scores(parts: PartTracker, p: torch.Tensor, prior: torch.Tensor)
     top = _vertex_heights(p.reshape(b * c, h, w)).reshape(b, c, 1, 1)
     q = torch.where(top > 0, p / torch.where(top > 0, top, torch.ones_like(top)), torch.zeros_like(p))
     return (_combine_parts(parts, q)[:, 0] * prior).amax(dim=(1, 2))
+
+
+def kernel_scale_scores(m: torch.Tensor) -> torch.Tensor:
+    """The scale score of ``scale_normalisation="attention"``: the peak of the whole-target kernel's
+    response on each scale, refined between cells by a parabola per axis.
+
+    The attention kernel (:math:`h_0` by Eq. 9, then :math:`h_t`) is fitted, like CREST's kernel, to
+    the whole target on conv4_3, and its response on an unchanged frame peaks on the scale it was
+    fitted on; the part tracker's 7 x 7 kernels are smaller than the target and respond more to a
+    target that looks smaller, so their peaks favour the larger crop on every frame (issue #20).
+    The scale is therefore read where the model covers the whole target; position, peak value and
+    confidence gate still come from the parts.
+
+    Args:
+        m: ``(S, 1, h, w)`` the kernel's response on the scale pyramid (:func:`attention_map`).
+
+    Returns:
+        ``(S,)`` scores (no synchronisation).
+    """
+    s = m.shape[0]
+    return _vertex_heights(m.reshape(s, *m.shape[-2:]))
 
 
 def _vertex_heights(r: torch.Tensor) -> torch.Tensor:
@@ -613,7 +638,10 @@ def detect_step(
             resp = _combine_parts(parts, p)[:, 0]
             weighted = resp * prior
             peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
-            if cfg.scale_score == "parts":
+            if cfg.scale_score == "attention":
+                # the whole-target kernel's map on every scale: Eq. 8's m, or h0's without attention
+                scale_scores = kernel_scale_scores(m if m is not None else attention_map(h0, xS))
+            elif cfg.scale_score == "parts":
                 scale_scores = part_layout_scores(parts, p, prior)
                 if scale_calib is not None:
                     scale_scores = scale_scores / scale_calib
@@ -745,7 +773,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             scale_min_peak=float(cfg.scale_min_peak),
             subpixel=cfg.subpixel,
             pnr_eps=DEFAULT_PNR_EPS,
-            scale_score="parts" if self._scale_mode == "parts" else "peak",
+            scale_score=self._scale_mode if self._scale_mode in ("parts", "attention") else "peak",
         )
         self._detect = None if cfg.compile == "off" else compiled_detect_step(cfg.compile, cfg.compile_backend)
         #: the compiled step replays CUDA graphs (whose outputs are rewritten by the next replay)
