@@ -100,6 +100,8 @@ __all__ = [
     "score_sequence",
     "score_dataset",
     "trajectory_agreement",
+    "PairedDifference",
+    "paired_bootstrap",
 ]
 
 PROTOCOLS: tuple[str, ...] = ("otb", "got10k", "pysot", "pytracking")
@@ -681,4 +683,98 @@ def trajectory_agreement(a: Mapping[str, Any], b: Mapping[str, Any]) -> Trajecto
         share_above_half=float(np.mean(pooled > 0.5)),
         max_centre_distance=max_dist,
         identical_sequences=tuple(identical),
+    )
+
+
+# --------------------------------------------------------------------------- comparing two trackers
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """The mean per-sequence difference of two trackers' scores, with a paired bootstrap interval.
+
+    Attributes:
+        mean: mean over sequences of ``a - b`` (the difference of the two overall scores, since an
+            OTB score is the mean of the per-sequence scores).
+        low, high: the ``level`` percentile interval of that mean over bootstrap resamples of the
+            sequences (the same sequences for both trackers: a paired comparison).
+        level: e.g. 0.95.
+        n_sequences: sequences compared.
+        wins, losses: sequences where ``a`` is higher / lower by more than ``tie``.
+    """
+
+    mean: float
+    low: float
+    high: float
+    level: float
+    n_sequences: int
+    wins: int
+    losses: int
+
+    @property
+    def excludes_zero(self) -> bool:
+        """The whole interval is above or below 0."""
+        return self.low > 0 or self.high < 0
+
+
+def paired_bootstrap(
+    a: Mapping[str, float] | Any,
+    b: Mapping[str, float] | Any,
+    n_resamples: int = 10_000,
+    level: float = 0.95,
+    seed: int = 0,
+    tie: float = 1e-9,
+) -> PairedDifference:
+    """Is tracker ``a`` better than ``b`` on these sequences, or is it noise? A paired bootstrap.
+
+    The sequences are resampled with replacement ``n_resamples`` times; each resample's mean of
+    the per-sequence differences ``a - b`` gives one value of the overall difference, and the
+    ``level`` interval of those values says how much of the difference one or two sequences
+    carry. The resamples depend only on ``seed`` and the number of sequences, so two comparisons
+    over the same sequences use the same resamples.
+
+    Args:
+        a, b: per-sequence scores (e.g. AUC): two mappings sequence -> score (compared over the
+            sequences both have, in ``a``'s order) or two equal-length sequences of numbers.
+        n_resamples: bootstrap resamples (>= 100).
+        level: coverage of the interval, in (0, 1).
+        seed: of the resampling.
+        tie: per-sequence differences within it count as neither win nor loss.
+
+    Raises:
+        ValueError: no sequence in common, lengths that differ, a non-finite score, or bad settings.
+    """
+    if isinstance(a, Mapping) != isinstance(b, Mapping):
+        raise ValueError("give two mappings sequence -> score, or two arrays")
+    if isinstance(a, Mapping):
+        names = [n for n in a if n in b]
+        if not names:
+            raise ValueError("the two trackers have no sequence in common")
+        da = np.array([float(a[n]) for n in names])
+        db = np.array([float(b[n]) for n in names])
+    else:
+        da, db = np.asarray(a, dtype=np.float64).reshape(-1), np.asarray(b, dtype=np.float64).reshape(-1)
+        if da.shape != db.shape:
+            raise ValueError(f"{da.size} scores against {db.size}")
+        if da.size == 0:
+            raise ValueError("no scores")
+    if not (np.isfinite(da).all() and np.isfinite(db).all()):
+        raise ValueError("a per-sequence score is not finite")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if n_resamples < 100:
+        raise ValueError(f"n_resamples must be >= 100, got {n_resamples}")
+    d = da - db
+    idx = np.random.default_rng(seed).integers(0, d.size, size=(n_resamples, d.size))
+    means = d[idx].mean(axis=1)
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.percentile(means, [tail, 100.0 - tail])
+    return PairedDifference(
+        mean=float(d.mean()),
+        low=float(low),
+        high=float(high),
+        level=float(level),
+        n_sequences=int(d.size),
+        wins=int((d > tie).sum()),
+        losses=int((d < -tie).sum()),
     )

@@ -316,3 +316,49 @@ def test_size_ratio_is_the_side_ratio_and_nan_where_undefined():
     assert np.isnan(r[2]) and np.isnan(r[3])  # no ground-truth area; no prediction
     with pytest.raises(ValueError):
         ev.size_ratio(pred[:3], gt)
+
+
+# --------------------------------------------------------------------------- paired bootstrap
+
+
+def test_paired_bootstrap_separates_a_consistent_gain_from_one_lucky_sequence() -> None:
+    from rankatt_lib.evaluation import paired_bootstrap
+
+    base = np.linspace(0.3, 0.8, 20)
+    # a small gain on every sequence: the interval excludes 0
+    steady = paired_bootstrap(base + 0.02, base)
+    assert steady.mean == pytest.approx(0.02)
+    assert steady.excludes_zero and steady.low > 0 and steady.wins == 20 and steady.losses == 0
+    # the same mean gain carried by one sequence: the interval reaches 0
+    lucky = base.copy()
+    lucky[7] += 0.4
+    one = paired_bootstrap(lucky, base)
+    assert one.mean == pytest.approx(0.02)
+    assert not one.excludes_zero and one.low <= 0 < one.high and one.wins == 1
+    # a loss is a negative difference; the interval is the same resamples, mirrored
+    worse = paired_bootstrap(base, base + 0.02)
+    assert worse.high < 0 and worse.losses == 20
+    # mappings are paired by name, in a's order
+    a = {f"s{i}": v for i, v in enumerate(base + 0.02)}
+    b = {f"s{i}": v for i, v in reversed(list(enumerate(base)))}
+    m = paired_bootstrap(a, b)
+    assert (m.mean, m.low, m.high) == pytest.approx((steady.mean, steady.low, steady.high))
+    # reproducible, and the level widens the interval
+    assert paired_bootstrap(lucky, base) == one
+    wide = paired_bootstrap(lucky, base, level=0.99)
+    assert wide.low <= one.low and wide.high >= one.high
+
+
+def test_paired_bootstrap_rejects_bad_input() -> None:
+    from rankatt_lib.evaluation import paired_bootstrap
+
+    with pytest.raises(ValueError, match="in common"):
+        paired_bootstrap({"a": 1.0}, {"b": 1.0})
+    with pytest.raises(ValueError, match="against"):
+        paired_bootstrap([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="finite"):
+        paired_bootstrap([1.0, float("nan")], [1.0, 2.0])
+    with pytest.raises(ValueError, match="level"):
+        paired_bootstrap([1.0], [1.0], level=1.5)
+    with pytest.raises(ValueError, match="mappings"):
+        paired_bootstrap({"a": 1.0}, [1.0])
