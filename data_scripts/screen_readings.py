@@ -86,6 +86,14 @@ READINGS: dict[str, dict[str, Any]] = {
     "scale_attention_augmented": {"scale_normalisation": "attention", "ranking_init": "augmented"},
     "scale_attention_first_frames": {"scale_normalisation": "attention", "ranking_init": "first_frames"},
     "scale_attention_wide": {"scale_normalisation": "attention", "init_sigma_factor": 0.5},
+    # the updater trained with N = 3 and the carried cell in the loop (rankatt train --ranking-n 3
+    # --cell-input carried; results/training/ranking_synthetic_n3_carried.json)
+    "scale_attention_n3carried": {
+        "scale_normalisation": "attention",
+        "cell_input": "carried",
+        "updater": "checkpoint",
+        "checkpoint": str(ROOT / "data" / "runs" / "ranking_synthetic_n3_carried.pt"),
+    },
     "scale_trend_noranking": {"scale_normalisation": "trend", "use_ranking": False},
     "scale_trend_noattention": {"scale_normalisation": "trend", "use_attention": False},
     "scale_trend_carried": {"scale_normalisation": "trend", "cell_input": "carried"},
