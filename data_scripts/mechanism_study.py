@@ -71,9 +71,10 @@ def validation_tables(root: Path) -> dict[str, list[dict[str, Any]]]:
                     r[j.stem] = rec
             if r:
                 recs[reading.name] = r
-        base = recs.get("baseline", {})
         rows = []
         for reading, r in recs.items():
+            ref = reference_of(reading)
+            base = recs.get(ref, {})
             row: dict[str, Any] = {
                 "reading": reading,
                 "sequences": len(r),
@@ -88,15 +89,24 @@ def validation_tables(root: Path) -> dict[str, list[dict[str, Any]]]:
                 "kernel_cos": _median([x["kernel_cos_mean"] for x in r.values()]),
             }
             common = [n for n in r if n in base]
-            if reading != "baseline" and common:
+            if reading != ref and common:
                 d = paired_bootstrap(
                     {n: float(np.mean(r[n]["success_curve"])) for n in common},
                     {n: float(np.mean(base[n]["success_curve"])) for n in common},
                 )
-                row["vs_baseline"] = {"sequences": len(common), **_diff(d)}
+                row["vs_reference"] = {"reference": ref, "sequences": len(common), **_diff(d)}
             rows.append(row)
         out[label] = rows
     return out
+
+
+def reference_of(reading: str) -> str:
+    """What a reading is compared with: ``scale_<mode>_<x>`` with ``scale_<mode>`` (one switch more),
+    ``scale_<mode>`` and the other readings with ``baseline``."""
+    for mode in ("scale_attention", "scale_trend"):
+        if reading.startswith(mode + "_"):
+            return mode
+    return "baseline"
 
 
 def _diff(d: Any) -> dict[str, Any]:
@@ -154,10 +164,15 @@ def test_tables(root: Path, results: Path) -> dict[str, dict[str, Any]]:
 def markdown(val: dict[str, list[dict[str, Any]]], test: dict[str, dict[str, Any]]) -> str:
     lines = ["# Mechanism study (issue #20): tables written by `data_scripts/mechanism_study.py`", ""]
     for split, rows in val.items():
-        lines += [f"## Validation: {split}", "", "| reading | seq | AUC | P@20 | size ratio 51+ | c_1st changes /100 | ΔAUC vs baseline [95 %] |", "|---|---|---|---|---|---|---|"]
+        lines += [f"## Validation: {split}", "", "| reading | seq | AUC | P@20 | size ratio 51+ | c_1st changes /100 | ΔAUC vs its reference, paired [95 %] |", "|---|---|---|---|---|---|---|"]
         for r in rows:
-            d = r.get("vs_baseline")
-            ds = f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] ({d['wins']} up, {d['losses']} down)" if d else "-"
+            d = r.get("vs_reference")
+            ds = (
+                f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] vs {d['reference']} over {d['n']} seq "
+                f"({d['wins']} up, {d['losses']} down)"
+                if d
+                else "-"
+            )
             lines.append(
                 f"| {r['reading']} | {r['sequences']} | {r['auc']:.3f} | {r['precision20']:.3f} | {r['size_ratio_51']:.3f} | "
                 f"{r['top_changes_per_100']:.1f} | {ds} |"
