@@ -23,6 +23,7 @@ import torch
 from test_crest import small_tracker, textured_sequence
 
 from rankatt_lib.features import VGG16Features
+from rankatt_lib.geometry import magnify
 from rankatt_lib.parts import PartTracker, part_centres, part_labels
 from rankatt_lib.trackers.base import (
     choose_scale,
@@ -209,14 +210,6 @@ def test_rankatt_repeated_frame_keeps_scale_1_when_normalised(
         np.testing.assert_array_equal(calibrated, np.ones(3))
 
 
-def magnified(img: np.ndarray, centre: tuple[float, float], s: float) -> np.ndarray:
-    """``img`` magnified ``s`` times about ``centre`` (bilinear, edges reflected): the target looks ``s`` x larger."""
-    import cv2
-
-    m = np.array([[s, 0.0, (1 - s) * centre[0]], [0.0, s, (1 - s) * centre[1]]])
-    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-
-
 @pytest.mark.parametrize(
     "variant",
     [{}, {"use_ranking": False}, {"use_attention": False}, {"single_channel": True}],
@@ -232,7 +225,7 @@ def test_rankatt_attention_scale_keeps_1_on_a_repeated_frame_and_follows_a_magni
     for s in (1.0, 1.05**2, 1.05**-2):
         tr = fast(backbone, scale_normalisation="attention", **variant)
         tr.init(imgs[0], g)
-        tr.update(imgs[0] if s == 1.0 else magnified(imgs[0], centre, s))
+        tr.update(imgs[0] if s == 1.0 else magnify(imgs[0], centre, s))
         assert tr.last is not None and tr._scale_calib is None
         chosen[round(s, 3)] = tr.last.scale
         if s == 1.0:
@@ -382,3 +375,17 @@ def test_clamp_size_reports_an_aspect_change(random_backbone: VGG16Features) -> 
     assert tr._clamp_size() is True and tuple(tr.size) == (160.0, 100.0)
     tr.size = np.array([200.0, 150.0])  # both axes clamped to the 160 x 120 frame: 4:3 -> 4:3
     assert tr._clamp_size() is False
+
+
+def test_magnify_scales_about_the_centre() -> None:
+    img = np.zeros((60, 80), dtype=np.float32)
+    img[25:35, 35:45] = 1.0  # a 10 x 10 square centred on (40.5, 30.5), 1-based
+    big = magnify(img, (40.5, 30.5), 2.0)
+    ys, xs = np.nonzero(big > 0.5)
+    assert (xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) == (20, 20)
+    assert (xs.mean() + 1, ys.mean() + 1) == pytest.approx((40.5, 30.5), abs=0.01)
+    np.testing.assert_array_equal(magnify(img, (40.5, 30.5), 1.0), img)
+    with pytest.raises(ValueError, match="scale"):
+        magnify(img, (40.5, 30.5), 0.0)
+    with pytest.raises(ValueError, match="image"):
+        magnify(np.zeros(5), (1.0, 1.0), 1.1)
