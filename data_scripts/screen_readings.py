@@ -80,12 +80,6 @@ READINGS: dict[str, dict[str, Any]] = {
     "scale_parts": {"scale_normalisation": "parts"},
     "scale_trend": {"scale_normalisation": "trend"},
     "scale_attention": {"scale_normalisation": "attention"},
-    "scale_attention_noranking": {"scale_normalisation": "attention", "use_ranking": False},
-    "scale_attention_noattention": {"scale_normalisation": "attention", "use_attention": False},
-    "scale_attention_carried": {"scale_normalisation": "attention", "cell_input": "carried"},
-    "scale_attention_augmented": {"scale_normalisation": "attention", "ranking_init": "augmented"},
-    "scale_attention_first_frames": {"scale_normalisation": "attention", "ranking_init": "first_frames"},
-    "scale_attention_wide": {"scale_normalisation": "attention", "init_sigma_factor": 0.5},
     # the updater trained with N = 3 and the carried cell in the loop (rankatt train --ranking-n 3
     # --cell-input carried; results/training/ranking_synthetic_n3_carried.json)
     "scale_attention_n3carried": {
@@ -94,13 +88,14 @@ READINGS: dict[str, dict[str, Any]] = {
         "updater": "checkpoint",
         "checkpoint": str(ROOT / "data" / "runs" / "ranking_synthetic_n3_carried.pt"),
     },
-    "scale_trend_noranking": {"scale_normalisation": "trend", "use_ranking": False},
-    "scale_trend_noattention": {"scale_normalisation": "trend", "use_attention": False},
-    "scale_trend_carried": {"scale_normalisation": "trend", "cell_input": "carried"},
-    "scale_trend_augmented": {"scale_normalisation": "trend", "ranking_init": "augmented"},
-    "scale_trend_first_frames": {"scale_normalisation": "trend", "ranking_init": "first_frames"},
-    "scale_trend_wide": {"scale_normalisation": "trend", "init_sigma_factor": 0.5},
 }
+
+#: one switch on top of the chosen scale estimate: ``scale_attention_<name>``
+ON_SCALE_ATTENTION = ("noranking", "augmented", "first_frames", "carried", "wide")
+READINGS.update(
+    {f"scale_attention_{k}": {"scale_normalisation": "attention", **READINGS[k]} for k in ON_SCALE_ATTENTION}
+)
+READINGS["scale_attention_noattention"] = {"scale_normalisation": "attention", "use_attention": False}
 
 #: the frame from which the scale drift is read (``evaluation.size_ratio``, as ``rankatt score``: frames 51+)
 SIZE_FROM = 50
