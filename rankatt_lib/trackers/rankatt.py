@@ -208,12 +208,7 @@ class RankingAttentionConfig:
             model's peak on that scale of frame 1, :func:`~.base.scale_calibration`; one more
             detection step at init) or ``"parts"`` (*ours*: how well the parts agree on one centre,
             :func:`part_layout_scores`, divided by the same score on frame 1's scales; the
-            single-channel variant, which has no parts, uses ``"frame1"`` instead), ``"attention"``
-            (*ours*: the peak of the whole-target attention kernel's response on each scale,
-            :func:`kernel_scale_scores`; :math:`h_0`'s without attention) or ``"trend"``
-            (*ours*: each scale's peak divided by the *trend* of the frame-1 peaks over the scales,
-            :func:`~.base.scale_trend_calibration`, which keeps the fit's preference for the
-            right scale that ``"frame1"`` divides away). The part
+            single-channel variant, which has no parts, uses ``"frame1"`` instead). The part
             tracker's 7 x 7 kernels are smaller than the target and respond more to a target that
             looks smaller, so with ``"none"`` the 1.05 scale outscores scale 1 on an unchanged frame.
             The position, the peak value and the confidence gates always read the raw response.
