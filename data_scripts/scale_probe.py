@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from rankatt_lib.data import OTBFormatDataset  # noqa: E402
-from rankatt_lib.geometry import magnify  # noqa: E402
+from rankatt_lib.geometry import box_to_center, magnify  # noqa: E402
 from rankatt_lib.trackers.rankatt import RankingAttentionTracker, kernel_scale_scores  # noqa: E402
 
 #: (split folder, sequences): 4 held-out synthetic training sequences and 4 real-photo validation ones
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             seq = ds[name]
             img, g = seq.image(0), seq.gt[0]
-            centre = (g[0] + (g[2] - 1) / 2, g[1] + (g[3] - 1) / 2)
+            centre = box_to_center(g)[:2]
             for mag in MAGNIFICATIONS:
                 tr = RankingAttentionTracker(device="cpu")  # the raw part peaks choose the scale
                 tr.init(img, g)

@@ -23,7 +23,7 @@ import torch
 from test_crest import small_tracker, textured_sequence
 
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.geometry import magnify
+from rankatt_lib.geometry import box_to_center, magnify
 from rankatt_lib.parts import PartTracker, part_centres, part_labels
 from rankatt_lib.trackers.base import (
     choose_scale,
@@ -220,7 +220,7 @@ def test_rankatt_attention_scale_keeps_1_on_a_repeated_frame_and_follows_a_magni
 ) -> None:
     imgs, gt = frames
     g = gt[0]
-    centre = (g[0] + (g[2] - 1) / 2, g[1] + (g[3] - 1) / 2)
+    centre = box_to_center(g)[:2]
     chosen = {}
     for s in (1.0, 1.05**2, 1.05**-2):
         tr = fast(backbone, scale_normalisation="attention", **variant)
@@ -230,7 +230,7 @@ def test_rankatt_attention_scale_keeps_1_on_a_repeated_frame_and_follows_a_magni
         chosen[round(s, 3)] = tr.last.scale
         if s == 1.0:
             # the scores are the kernel's peaks: on the repeated frame the reference's is the highest
-            m = tr.last.attention if tr.last.attention is not None else None
+            m = tr.last.attention
             if m is not None:
                 sc = kernel_scale_scores(m)
                 assert int(torch.argmax(sc)) == 0
