@@ -90,6 +90,14 @@ READINGS: dict[str, dict[str, Any]] = {
     },
 }
 
+# the updater trained on the real-photo training split (rankatt train --data data/photo/train
+# --out data/runs/ranking_photo.pt; results/training/ranking_photo.json)
+READINGS["scale_attention_photo"] = {
+    "scale_normalisation": "attention",
+    "updater": "checkpoint",
+    "checkpoint": str(ROOT / "data" / "runs" / "ranking_photo.pt"),
+}
+
 #: one switch on top of the chosen scale estimate: ``scale_attention_<name>``
 ON_SCALE_ATTENTION = ("noranking", "augmented", "first_frames", "carried", "wide")
 READINGS.update(
