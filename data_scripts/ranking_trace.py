@@ -1,0 +1,157 @@
+"""The ranking, frame by frame, on one sequence: which kernel is :math:`c^{(1st)}_t` (issue #20).
+
+The paper's Fig. 1 says what the ranking is for: the N kernels are scored against the current
+frame (PNR, Eq. 1-2), the best one is kept through an occlusion and the worst is refreshed. This
+script runs the ranking-attention tracker over one sequence and records, for every frame t >= 2:
+
+* ``order``: the permutation of Eq. 3 (new slot j held kernel ``order[j]`` before);
+* ``scores``: the N PNR scores in the new order (non-increasing);
+* ``born``: the frame on which the kernel now in each slot was written (1 = a copy of
+  :math:`h_0`), so ``born[0]`` is the frame :math:`c^{(1st)}_t` comes from; ``top_changed``:
+  ``order[0] != 0``, the best kernel is not last frame's;
+* ``cos_h0``: the cosine of each slot's kernel to :math:`h_0`;
+* ``peak``, ``scale`` and the box;
+* ``occlusion``: the share of the target covered by occluders, re-rendered from the generator's
+  plan (real-photo benchmark only; ``None`` on other data).
+
+It writes ``<out>/<tracker>_<sequence>.json`` atomically (the whole trace; a rerun overwrites it:
+~1-2 s a frame on one CPU core). The chapter reads it and checks it against the stored benchmark
+run of the same tracker, so it tracks nothing itself::
+
+    python data_scripts/ranking_trace.py --dataset data/photo/test --sequence photo_test_013
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rankatt_lib.data import OTBFormatDataset  # noqa: E402
+from rankatt_lib.registry import make_tracker  # noqa: E402
+from rankatt_lib.results import atomic_write_text  # noqa: E402
+
+
+def photo_occlusion(dataset: Path, name: str, n: int) -> list[float] | None:
+    """Per-frame occluded share of the target of a real-photo benchmark sequence (re-rendered from
+    the generator's plan, checked against the stored ground truth), or ``None`` for other data."""
+    meta_path = dataset.parent / "meta.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("generator") != "rankatt_lib.photoseq":
+        return None
+    from rankatt_lib.photoseq import iter_frames, plan_photo_benchmark
+
+    split = dataset.name
+    specs = [s for s in plan_photo_benchmark(int(meta["seed"]), split) if s.name == name]
+    if not specs:
+        raise SystemExit(f"{name}: not in the plan of the {split} split (seed {meta['seed']})")
+    gt = np.loadtxt(dataset / name / "groundtruth_rect.txt", delimiter=",", ndmin=2)
+    occ = []
+    for t, frame in enumerate(iter_frames(specs[0])):
+        if t >= n:
+            break
+        if not np.allclose(frame.box, gt[t], atol=1e-6):
+            raise SystemExit(f"{name} frame {t + 1}: the re-rendered box differs from {dataset / name}")
+        occ.append(round(float(frame.occlusion), 4))
+    return occ
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"--option {pair!r}: expected key=value")
+        k, v = pair.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def trace(seq: Any, tracker_name: str, options: dict[str, Any], frames: int) -> dict[str, Any]:
+    n = len(seq) if frames <= 0 else min(frames, len(seq))
+    tracker = make_tracker(tracker_name, device="cpu", **options)
+    tracker.init(seq.image(0), seq.gt[0])
+    h0 = tracker.h0.reshape(-1).double()
+
+    def cos_h0(kernels: torch.Tensor) -> list[float]:
+        flat = kernels.reshape(kernels.shape[0], -1).double()
+        return [round(float(v), 5) for v in (flat @ h0) / (flat.norm(dim=1) * h0.norm()).clamp_min(1e-30)]
+
+    born = [1] * tracker.ranking.n
+    rows: list[dict[str, Any]] = []
+    boxes = [seq.gt[0].tolist()]
+    t0 = time.perf_counter()
+    for i in range(1, n):
+        box = tracker.update(seq.image(i))
+        boxes.append([float(v) for v in box])
+        last = tracker.last
+        row: dict[str, Any] = {"frame": i + 1, "peak": float(last.peak_value), "scale": float(last.scale)}
+        if last.order is not None:
+            order = [int(o) for o in last.order]
+            born = [born[o] for o in order]
+            row.update(
+                order=order,
+                scores=[round(float(s), 4) for s in last.scores],
+                born=list(born),
+                top_changed=order[0] != 0,
+            )
+        row["cos_h0"] = cos_h0(tracker.ranking.kernels)
+        rows.append(row)
+        # Eq. 6: the new cell state replaced the worst (last) slot, or was appended
+        if len(born) < tracker.ranking.n:
+            born.append(i + 1)
+        elif last.order is not None and getattr(tracker.config, "use_ranking", True):
+            born[-1] = i + 1
+    return {
+        "sequence": seq.name,
+        "tracker": tracker_name,
+        "options": options,
+        "frames": n,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "n_kernels": tracker.ranking.n,
+        "boxes": boxes,
+        "per_frame": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", default="data/photo/test", help="an OTB-format folder")
+    ap.add_argument("--sequence", default="photo_test_013")
+    ap.add_argument("--tracker", default="rankatt", help="a registered rankatt variant")
+    ap.add_argument("--option", action="append", default=[], help="key=value tracker option (repeatable)")
+    ap.add_argument("--frames", type=int, default=0, help="frames 1..N (0: all)")
+    ap.add_argument("--out", default=str(ROOT / "results" / "issue20" / "ranking_trace"))
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    dataset = Path(args.dataset)
+    if not (dataset / args.sequence).is_dir():
+        raise SystemExit(f"{dataset / args.sequence}: no such sequence folder")
+    seq = OTBFormatDataset(dataset, names=[args.sequence])[args.sequence]
+    rec = trace(seq, args.tracker, _options(args.option), args.frames)
+    rec["dataset"] = str(dataset)
+    rec["occlusion"] = photo_occlusion(dataset.resolve(), args.sequence, rec["frames"])
+    out = Path(args.out) / f"{args.tracker}_{args.sequence}.json"
+    atomic_write_text(out, json.dumps(rec, indent=1) + "\n")
+    changes = sum(bool(r.get("top_changed")) for r in rec["per_frame"])
+    print(f"{out}: {rec['frames']} frames in {rec['seconds']} s; c_1st changed on {changes} frames")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
