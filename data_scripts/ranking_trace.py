@@ -27,6 +27,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,20 @@ def photo_occlusion(dataset: Path, name: str, n: int) -> list[float] | None:
     from rankatt_lib.photoseq import iter_frames, plan_photo_benchmark
 
     split = dataset.name
-    specs = [s for s in plan_photo_benchmark(int(meta["seed"]), split) if s.name == name]
-    if not specs:
-        raise SystemExit(f"{name}: not in the plan of the {split} split (seed {meta['seed']})")
+    records = [r for r in meta.get("splits", {}).get(split, []) if r.get("name") == name]
+    if not records:
+        raise SystemExit(f"{name}: not in {meta_path}'s {split} split")
+    index, n_frames = int(name.rsplit("_", 1)[1]), int(records[0]["n_frames"])
+    # sequence i's plan depends on (seed, split, i, its length, image size) only, not on the split's size
+    counts = {f"n_{sp}": (index + 1 if sp == split else 0) for sp in ("test", "val", "train")}
+    specs = plan_photo_benchmark(
+        int(meta["seed"]),
+        split,
+        length_range=(n_frames, n_frames),
+        image_size=tuple(meta["image_size"]),
+        **counts,
+    )
+    specs = [s for s in specs if s.name == name]
     gt = np.loadtxt(dataset / name / "groundtruth_rect.txt", delimiter=",", ndmin=2)
     occ = []
     for t, frame in enumerate(iter_frames(specs[0])):
@@ -81,9 +93,14 @@ def _options(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def trace(seq: Any, tracker_name: str, options: dict[str, Any], frames: int) -> dict[str, Any]:
+def trace(seq: Any, tracker: Any, frames: int = 0, on_frame: Callable[..., None] | None = None) -> dict[str, Any]:
+    """Run ``tracker`` (a :class:`~rankatt_lib.trackers.rankatt.RankingAttentionTracker`) over the
+    first ``frames`` frames of ``seq`` (0: all) and record its ranking, frame by frame.
+
+    ``on_frame(frame, tracker, born)``, when given, is called after every frame (1-based, 1 = init)
+    with the frame each of the ranking's slots was written on, in slot order.
+    """
     n = len(seq) if frames <= 0 else min(frames, len(seq))
-    tracker = make_tracker(tracker_name, device="cpu", **options)
     tracker.init(seq.image(0), seq.gt[0])
     h0 = tracker.h0.reshape(-1).double()
 
@@ -92,6 +109,8 @@ def trace(seq: Any, tracker_name: str, options: dict[str, Any], frames: int) -> 
         return [round(float(v), 5) for v in (flat @ h0) / (flat.norm(dim=1) * h0.norm()).clamp_min(1e-30)]
 
     born = [1] * tracker.ranking.n
+    if on_frame is not None:
+        on_frame(1, tracker, list(born))
     rows: list[dict[str, Any]] = []
     boxes = [seq.gt[0].tolist()]
     t0 = time.perf_counter()
@@ -114,12 +133,12 @@ def trace(seq: Any, tracker_name: str, options: dict[str, Any], frames: int) -> 
         # Eq. 6: the new cell state replaced the worst (last) slot, or was appended
         if len(born) < tracker.ranking.n:
             born.append(i + 1)
-        elif last.order is not None and getattr(tracker.config, "use_ranking", True):
+        elif last.order is not None and tracker.config.use_ranking:
             born[-1] = i + 1
+        if on_frame is not None:
+            on_frame(i + 1, tracker, list(born))
     return {
         "sequence": seq.name,
-        "tracker": tracker_name,
-        "options": options,
         "frames": n,
         "seconds": round(time.perf_counter() - t0, 1),
         "n_kernels": tracker.ranking.n,
@@ -143,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (dataset / args.sequence).is_dir():
         raise SystemExit(f"{dataset / args.sequence}: no such sequence folder")
     seq = OTBFormatDataset(dataset, names=[args.sequence])[args.sequence]
-    rec = trace(seq, args.tracker, _options(args.option), args.frames)
-    rec["dataset"] = str(dataset)
+    options = _options(args.option)
+    rec = trace(seq, make_tracker(args.tracker, device="cpu", **options), args.frames)
+    rec.update(tracker=args.tracker, options=options, dataset=str(dataset))
     rec["occlusion"] = photo_occlusion(dataset.resolve(), args.sequence, rec["frames"])
     out = Path(args.out) / f"{args.tracker}_{args.sequence}.json"
     atomic_write_text(out, json.dumps(rec, indent=1) + "\n")
