@@ -9,7 +9,8 @@ script runs the ranking-attention tracker over one sequence and records, for eve
 * ``born``: the frame on which the kernel now in each slot was written (1 = a copy of
   :math:`h_0`), so ``born[0]`` is the frame :math:`c^{(1st)}_t` comes from; ``top_changed``:
   ``order[0] != 0``, the best kernel is not last frame's;
-* ``cos_h0``: the cosine of each slot's kernel to :math:`h_0`;
+* ``born_after`` and ``cos_h0``: the same bookkeeping for the ranking *after* the frame's update
+  (the new kernel in the last slot), and the cosine of each of those kernels to :math:`h_0`;
 * ``peak``, ``scale`` and the box;
 * ``occlusion``: the share of the target covered by occluders, re-rendered from the generator's
   plan (real-photo benchmark only; ``None`` on other data).
@@ -128,13 +129,14 @@ def trace(seq: Any, tracker: Any, frames: int = 0, on_frame: Callable[..., None]
                 born=list(born),
                 top_changed=order[0] != 0,
             )
-        row["cos_h0"] = cos_h0(tracker.ranking.kernels)
-        rows.append(row)
         # Eq. 6: the new cell state replaced the worst (last) slot, or was appended
         if len(born) < tracker.ranking.n:
             born.append(i + 1)
         elif last.order is not None and tracker.config.use_ranking:
             born[-1] = i + 1
+        row["born_after"] = list(born)
+        row["cos_h0"] = cos_h0(tracker.ranking.kernels)
+        rows.append(row)
         if on_frame is not None:
             on_frame(i + 1, tracker, list(born))
     return {

@@ -58,6 +58,8 @@ def test_born_names_the_frame_each_ranked_kernel_was_written_on(init: str) -> No
         assert sorted(order) == list(range(len(order)))
         assert row["scores"] == sorted(row["scores"], reverse=True)
         assert row["top_changed"] == (order[0] != 0)
+        kept = row["born"] if len(row["born_after"]) > len(row["born"]) else row["born"][:-1]  # appended / replaced
+        assert row["born_after"] == [*kept, row["frame"]]
     # the same tracker run without the trace gives the same boxes
     plain = fast(shared_backbone("cpu"), ranking_init=init)
     plain.init(seq.image(0), seq.gt[0])
