@@ -7,12 +7,15 @@ Reads what the resumable runs wrote and scores it; it tracks nothing, so it runs
   ``results/readings-photo/`` (the 10 real-photo validation sequences). Per reading: AUC, P@20,
   the median size ratio over frames 51+, and the paired difference to ``baseline`` over the
   sequences both finished (:func:`rankatt_lib.evaluation.paired_bootstrap`);
-* **test**: every tracker folder of ``<results>/<benchmark>/`` and of the staging root
-  ``results/issue20/<benchmark>/`` (the runs of the new default, written there until every
-  variant is complete and the stored results are replaced) on the synthetic test split (20
+* **test**: every tracker folder of ``<results>/<benchmark>/``, of the staging root
+  ``results/issue20/<benchmark>/`` (runs of a new default, written there until every variant is
+  complete and the stored results are replaced; listed as ``<tracker> (new)``) and of the archive
+  ``results/issue20/crestscale/<benchmark>/`` (the variants' runs with CREST's scale rule, the
+  default before the study; ``<tracker> (crest scale)``) on the synthetic test split (20
   sequences) and the real-photo test split (20 sequences), ``otb`` protocol: AUC, P@20, median size
   ratio over frames 51+, and the full tracker against each ablation and baseline, paired over the
-  sequences both finished (only complete runs are compared).
+  sequences both finished. A variant is compared with the full tracker of its own generation (the
+  same code); the baselines, which the study did not touch, as stored.
 
 Writes ``results/issue20/summary.json`` and ``results/issue20/summary.md`` and prints the tables::
 
@@ -38,10 +41,16 @@ from rankatt_lib.evaluation import paired_bootstrap, score_sequence, size_ratio 
 from rankatt_lib.results import atomic_write_text, load_results  # noqa: E402
 
 #: validation screens: split label -> folder (relative to the repository)
-VALIDATION = {"synthetic val (8 seq, all frames)": "results/readings-full", "photo val (10 seq)": "results/readings-photo"}
+VALIDATION = {
+    "synthetic val (8 seq, all frames)": "results/readings-full",
+    "photo val (10 seq)": "results/readings-photo",
+}
 #: test splits: benchmark folder name -> dataset folder
 TEST = {"synthetic": "data/synthetic/test", "photo": "data/photo/test"}
 STAGING = "results/issue20"
+ARCHIVE = "results/issue20/crestscale"
+#: generations of the full tracker: (its name in the tables, the suffix of its variants' runs)
+GENERATIONS = (("rankatt (new)", " (new)"), ("rankatt", ""), ("rankatt-crestscale", " (crest scale)"))
 #: the comparisons of the issue: the full tracker against ...
 AGAINST = ("rankatt-noranking", "rankatt-noattention", "crest", "deepdcf", "csrt")
 SIZE_FROM = 50  # frames 51+ (0-based 50)
@@ -122,7 +131,7 @@ def test_tables(root: Path, results: Path) -> dict[str, dict[str, Any]]:
         ds = OTBFormatDataset(root / data)
         n_all = len(ds.names)
         runs: dict[str, dict[str, np.ndarray]] = {}
-        for label, base in (("", results), (" (new)", root / STAGING)):
+        for label, base in (("", results), (" (new)", root / STAGING), (" (crest scale)", root / ARCHIVE)):
             folder = base / bench
             if not folder.is_dir():
                 continue
@@ -148,17 +157,17 @@ def test_tables(root: Path, results: Path) -> dict[str, dict[str, Any]]:
                 }
             )
         comparisons = []
-        for full in [t for t in ("rankatt (new)", "rankatt") if t in scores]:
-            new = full.endswith("(new)")
+        for full, suffix in [g for g in GENERATIONS if g[0] in scores]:
             for other in AGAINST:
                 # a variant of the tracker is compared within its generation (the same code); a
                 # baseline that the change does not touch is compared as stored
-                same = [f"{other} (new)"] if new else [other]
-                for cand in same if other.startswith("rankatt") else [f"{other} (new)", other]:
+                for cand in [other + suffix] if other.startswith("rankatt") else [f"{other} (new)", other]:
                     if cand in scores and cand != full:
                         common = [n for n in scores[full] if n in scores[cand]]
                         if len(common) >= 5:
-                            d = paired_bootstrap({n: scores[full][n] for n in common}, {n: scores[cand][n] for n in common})
+                            d = paired_bootstrap(
+                                {n: scores[full][n] for n in common}, {n: scores[cand][n] for n in common}
+                            )
                             comparisons.append({"full": full, "against": cand, **_diff(d)})
                         break
         out[bench] = {"trackers": rows, "comparisons": comparisons}
@@ -168,7 +177,13 @@ def test_tables(root: Path, results: Path) -> dict[str, dict[str, Any]]:
 def markdown(val: dict[str, list[dict[str, Any]]], test: dict[str, dict[str, Any]]) -> str:
     lines = ["# Mechanism study (issue #20): tables written by `data_scripts/mechanism_study.py`", ""]
     for split, rows in val.items():
-        lines += [f"## Validation: {split}", "", "| reading | seq | AUC | P@20 | size ratio 51+ | c_1st changes /100 | ΔAUC vs its reference, paired [95 %] |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## Validation: {split}",
+            "",
+            "| reading | seq | AUC | P@20 | size ratio 51+ | c_1st changes /100 "
+            "| ΔAUC vs its reference, paired [95 %] |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
             d = r.get("vs_reference")
             ds = (
@@ -178,16 +193,28 @@ def markdown(val: dict[str, list[dict[str, Any]]], test: dict[str, dict[str, Any
                 else "-"
             )
             lines.append(
-                f"| {r['reading']} | {r['sequences']} | {r['auc']:.3f} | {r['precision20']:.3f} | {r['size_ratio_51']:.3f} | "
-                f"{r['top_changes_per_100']:.1f} | {ds} |"
+                f"| {r['reading']} | {r['sequences']} | {r['auc']:.3f} | {r['precision20']:.3f} | "
+                f"{r['size_ratio_51']:.3f} | {r['top_changes_per_100']:.1f} | {ds} |"
             )
         lines.append("")
     for bench, t in test.items():
-        lines += [f"## Test: {bench} (otb protocol)", "", "| tracker | sequences | AUC | P@20 | size ratio 51+ |", "|---|---|---|---|---|"]
+        lines += [
+            f"## Test: {bench} (otb protocol)",
+            "",
+            "| tracker | sequences | AUC | P@20 | size ratio 51+ |",
+            "|---|---|---|---|---|",
+        ]
         for r in sorted(t["trackers"], key=lambda r: -r["auc"]):
-            lines.append(f"| {r['tracker']} | {r['sequences']} | {r['auc']:.3f} | {r['precision20']:.3f} | {r['size_ratio_51']:.3f} |")
+            lines.append(
+                f"| {r['tracker']} | {r['sequences']} | {r['auc']:.3f} | {r['precision20']:.3f} "
+                f"| {r['size_ratio_51']:.3f} |"
+            )
         if t["comparisons"]:
-            lines += ["", "| full | against | ΔAUC (full - other) | 95 % interval | up / down | sequences |", "|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "| full | against | ΔAUC (full - other) | 95 % interval | up / down | sequences |",
+                "|---|---|---|---|---|---|",
+            ]
             for c in t["comparisons"]:
                 lines.append(
                     f"| {c['full']} | {c['against']} | {c['mean']:+.3f} | [{c['low']:+.3f}, {c['high']:+.3f}] | "
