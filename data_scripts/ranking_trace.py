@@ -42,11 +42,13 @@ if str(ROOT) not in sys.path:
 from rankatt_lib.data import OTBFormatDataset  # noqa: E402
 from rankatt_lib.registry import make_tracker  # noqa: E402
 from rankatt_lib.results import atomic_write_text  # noqa: E402
+from rankatt_lib.run import parse_option  # noqa: E402
 
 
-def photo_occlusion(dataset: Path, name: str, n: int) -> list[float] | None:
-    """Per-frame occluded share of the target of a real-photo benchmark sequence (re-rendered from
-    the generator's plan, checked against the stored ground truth), or ``None`` for other data."""
+def photo_occlusion(dataset: Path, name: str, gt: np.ndarray) -> list[float] | None:
+    """Per-frame occluded share of the target of a real-photo benchmark sequence, for the frames of
+    ``gt`` (its stored ground truth, ``(n, 4)``): re-rendered from the generator's plan and checked
+    against ``gt``; ``None`` for other data."""
     meta_path = dataset.parent / "meta.json"
     if not meta_path.is_file():
         return None
@@ -70,28 +72,14 @@ def photo_occlusion(dataset: Path, name: str, n: int) -> list[float] | None:
         **counts,
     )
     specs = [s for s in specs if s.name == name]
-    gt = np.loadtxt(dataset / name / "groundtruth_rect.txt", delimiter=",", ndmin=2)
     occ = []
     for t, frame in enumerate(iter_frames(specs[0])):
-        if t >= n:
+        if t >= len(gt):
             break
         if not np.allclose(frame.box, gt[t], atol=1e-6):
             raise SystemExit(f"{name} frame {t + 1}: the re-rendered box differs from {dataset / name}")
         occ.append(round(float(frame.occlusion), 4))
     return occ
-
-
-def _options(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise SystemExit(f"--option {pair!r}: expected key=value")
-        k, v = pair.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except ValueError:
-            out[k] = v
-    return out
 
 
 def trace(seq: Any, tracker: Any, frames: int = 0, on_frame: Callable[..., None] | None = None) -> dict[str, Any]:
@@ -164,10 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (dataset / args.sequence).is_dir():
         raise SystemExit(f"{dataset / args.sequence}: no such sequence folder")
     seq = OTBFormatDataset(dataset, names=[args.sequence])[args.sequence]
-    options = _options(args.option)
+    try:
+        options = dict(parse_option(o) for o in args.option)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     rec = trace(seq, make_tracker(args.tracker, device="cpu", **options), args.frames)
     rec.update(tracker=args.tracker, options=options, dataset=str(dataset))
-    rec["occlusion"] = photo_occlusion(dataset.resolve(), args.sequence, rec["frames"])
+    rec["occlusion"] = photo_occlusion(dataset.resolve(), args.sequence, seq.gt[: rec["frames"]])
     out = Path(args.out) / f"{args.tracker}_{args.sequence}.json"
     atomic_write_text(out, json.dumps(rec, indent=1) + "\n")
     changes = sum(bool(r.get("top_changed")) for r in rec["per_frame"])

@@ -84,20 +84,21 @@ def test_photo_occlusion_matches_the_generator(tmp_path: Path) -> None:
     meta = json.loads((root / "meta.json").read_text())
     for spec in plan_photo_benchmark(0, "test", n_test=3, n_val=0, n_train=0, length_range=(9, 13)):
         expected = [round(float(f.occlusion), 4) for f in iter_frames(spec)]
-        got = rt.photo_occlusion((root / "test").resolve(), spec.name, spec.n_frames)
+        gt = np.loadtxt(root / "test" / spec.name / "groundtruth_rect.txt", delimiter=",", ndmin=2)
+        got = rt.photo_occlusion((root / "test").resolve(), spec.name, gt)
         assert got == expected and len(got) == spec.n_frames
     assert {r["name"] for r in meta["splits"]["test"]} == {"photo_test_000", "photo_test_001", "photo_test_002"}
     # a ground truth that is not the generator's is refused, naming the sequence
     gt_file = root / "test" / "photo_test_001" / "groundtruth_rect.txt"
     gt = np.loadtxt(gt_file, delimiter=",", ndmin=2)
     gt[0, 0] += 5
-    np.savetxt(gt_file, gt, delimiter=",", fmt="%g")
     with pytest.raises(SystemExit, match="photo_test_001 frame 1"):
-        rt.photo_occlusion((root / "test").resolve(), "photo_test_001", 5)
+        rt.photo_occlusion((root / "test").resolve(), "photo_test_001", gt[:5])
 
 
 def test_photo_occlusion_is_none_for_other_data(tmp_path: Path) -> None:
     (tmp_path / "test" / "seq").mkdir(parents=True)
-    assert rt.photo_occlusion(tmp_path / "test", "seq", 3) is None
+    gt = np.ones((3, 4))
+    assert rt.photo_occlusion(tmp_path / "test", "seq", gt) is None
     (tmp_path / "meta.json").write_text(json.dumps({"generator": "rankatt_lib.synthetic"}))
-    assert rt.photo_occlusion(tmp_path / "test", "seq", 3) is None
+    assert rt.photo_occlusion(tmp_path / "test", "seq", gt) is None
