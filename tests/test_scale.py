@@ -36,6 +36,7 @@ from rankatt_lib.trackers.base import (
 )
 from rankatt_lib.trackers.crest import CRESTConfig
 from rankatt_lib.trackers.rankatt import (
+    VARIANTS,
     RankingAttentionConfig,
     RankingAttentionTracker,
     kernel_scale_scores,
@@ -125,9 +126,12 @@ def test_scale_trend_calibration_removes_the_slope_and_keeps_the_curvature() -> 
         scale_trend_calibration(p1, (1.0, 1.05), 0)
 
 
-def test_config_switches_default_to_the_old_behaviour() -> None:
-    for cfg in (CRESTConfig(), RankingAttentionConfig()):
-        assert cfg.scale_normalisation == "none" and cfg.antialias is True
+def test_config_defaults() -> None:
+    # CREST compares its own kernel's peaks; the ranking-attention tracker its attention kernel's
+    # (issue #20), not the parts' raw peaks, which the rankatt-crestscale variant keeps
+    assert CRESTConfig().scale_normalisation == "none" and CRESTConfig().antialias is True
+    assert RankingAttentionConfig().scale_normalisation == "attention" and RankingAttentionConfig().antialias is True
+    assert VARIANTS["rankatt-crestscale"] == {"scale_normalisation": "none"}
     with pytest.raises(ValueError, match="scale_normalisation"):
         CRESTConfig(scale_normalisation="max")
     with pytest.raises(ValueError, match="scale_normalisation"):
@@ -184,7 +188,7 @@ def test_rankatt_repeated_frame_keeps_scale_1_when_normalised(
     backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray], variant: dict[str, object], norm: str
 ) -> None:
     imgs, gt = frames
-    raw = fast(backbone, **variant)
+    raw = fast(backbone, scale_normalisation="none", **variant)
     raw.init(imgs[0], gt[0])
     raw.update(imgs[0])  # frame 1 again
     # the bias: the same target scores higher on the 1.05 crop (it looks smaller there)
@@ -223,7 +227,8 @@ def test_rankatt_attention_scale_keeps_1_on_a_repeated_frame_and_follows_a_magni
     centre = box_to_center(g)[:2]
     chosen = {}
     for s in (1.0, 1.05**2, 1.05**-2):
-        tr = fast(backbone, scale_normalisation="attention", **variant)
+        tr = fast(backbone, **variant)  # the default: scale_normalisation="attention"
+        assert tr.config.scale_normalisation == "attention"
         tr.init(imgs[0], g)
         tr.update(imgs[0] if s == 1.0 else magnify(imgs[0], centre, s))
         assert tr.last is not None and tr._scale_calib is None
@@ -236,7 +241,7 @@ def test_rankatt_attention_scale_keeps_1_on_a_repeated_frame_and_follows_a_magni
                 assert int(torch.argmax(sc)) == 0
     assert chosen == {1.0: 1.0, 1.103: 1.05, 0.907: 0.95}
     # the raw part peaks of the same repeated frame prefer the larger crop (the bias this avoids)
-    raw = fast(backbone, **variant)
+    raw = fast(backbone, scale_normalisation="none", **variant)
     raw.init(imgs[0], g)
     raw.update(imgs[0])
     assert raw.last is not None and raw.last.scale == 1.05

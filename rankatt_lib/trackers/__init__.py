@@ -3,7 +3,8 @@
 * ``"crest"``: :class:`~rankatt_lib.trackers.crest.CRESTTracker`, CREST's single-kernel base layer
   on VGG16 conv4_3 (the baseline of the ranking-attention paper).
 * ``"rankatt"`` (and its ablations ``"rankatt-noranking"``, ``"rankatt-n1"``, ``"rankatt-noattention"``,
-  ``"rankatt-single"``, ``"rankatt-multiply"``, ``"rankatt-untrained"``, ``"rankatt-t4"``):
+  ``"rankatt-single"``, ``"rankatt-multiply"``, ``"rankatt-untrained"``, ``"rankatt-t4"``,
+  ``"rankatt-crestscale"``):
   :class:`~rankatt_lib.trackers.rankatt.RankingAttentionTracker`, the paper's tracker.
 * ``"deepdcf"``: :class:`~rankatt_lib.trackers.deepdcf.DeepDCFTracker`, a closed-form multi-channel
   linear correlation filter on VGG16 conv4_3 with CREST's search region and scale search (the
