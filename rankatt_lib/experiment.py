@@ -94,8 +94,18 @@ __all__ = [
     "main",
 ]
 
-DEFAULT_TRACKERS: tuple[str, ...] = ("rankatt", "crest", "csrt", "kcf", "mosse", "opencv-kcf", "opencv-mosse")
-"""The trackers of the reproduction: the paper's, the CREST-style baseline, and the classic baselines."""
+DEFAULT_TRACKERS: tuple[str, ...] = (
+    "rankatt",
+    "crest",
+    "deepdcf",
+    "csrt",
+    "kcf",
+    "mosse",
+    "opencv-kcf",
+    "opencv-mosse",
+)
+"""The trackers of the reproduction: the paper's, the CREST-style baseline, the deep DCF on the same
+features (the strong, simple baseline), and the classic baselines."""
 
 VERSIONS: tuple[int, ...] = (2013, 2015)
 
@@ -763,8 +773,10 @@ def main(argv: list[str] | None = None) -> int:
             reports = run_all(benchmarks, trackers, args.results, args.device, progress, args.overwrite)
         except OSError as exc:  # the results folder cannot be written: found before any tracking
             return _error(exc.strerror or str(exc))
-        for what, why in (("failed", "failed (see failures.log beside the results)"),
-                          ("busy", "skipped, another run is tracking them")):
+        for what, why in (
+            ("failed", "failed (see failures.log beside the results)"),
+            ("busy", "skipped, another run is tracking them"),
+        ):
             pairs = [(r.tracker, n) for r in reports for n in getattr(r, what)]
             if pairs:
                 status = 1
@@ -798,8 +810,7 @@ def main(argv: list[str] | None = None) -> int:
             for why in bad.values():
                 print(f"    {why}", file=sys.stderr)
             print(
-                "  to redo them, run this command again with --track "
-                "(each damaged file is kept as <name>.txt.bad)",
+                "  to redo them, run this command again with --track (each damaged file is kept as <name>.txt.bad)",
                 file=sys.stderr,
             )
         for p, errs in bs.errors.items():
