@@ -7,11 +7,12 @@ Reads what the resumable runs wrote and scores it; it tracks nothing, so it runs
   ``results/readings-photo/`` (the 10 real-photo validation sequences). Per reading: AUC, P@20,
   the median size ratio over frames 51+, and the paired difference to ``baseline`` over the
   sequences both finished (:func:`rankatt_lib.evaluation.paired_bootstrap`);
-* **test**: every tracker folder of ``<results>/<benchmark>/``, of the staging root
-  ``results/issue20/<benchmark>/`` (runs of a new default, written there until every variant is
-  complete and the stored results are replaced; listed as ``<tracker> (new)``) and of the archive
-  ``results/issue20/crestscale/<benchmark>/`` (the variants' runs with CREST's scale rule, the
-  default before the study; ``<tracker> (crest scale)``) on the synthetic test split (20
+* **test**: every tracker folder of ``<results>/<benchmark>/`` (the stored runs: since the study,
+  the default ``scale_normalisation="attention"``; ``rankatt-crestscale`` is the full tracker with
+  CREST's scale rule, the default before it), of the archive ``results/issue20/crestscale/<benchmark>/``
+  (the ablation variants' runs with CREST's scale rule; listed as ``<tracker> (crest scale)``) and
+  of the staging root ``results/issue20/<benchmark>/`` (runs of a future default, written there
+  until every variant is complete; ``<tracker> (new)``), on the synthetic test split (20
   sequences) and the real-photo test split (20 sequences), ``otb`` protocol: AUC, P@20, median size
   ratio over frames 51+, and the full tracker against each ablation and baseline, paired over the
   sequences both finished. A variant is compared with the full tracker of its own generation (the
