@@ -80,6 +80,7 @@ READINGS: dict[str, dict[str, Any]] = {
     "scale_parts": {"scale_normalisation": "parts"},
     "scale_trend": {"scale_normalisation": "trend"},
     "scale_attention": {"scale_normalisation": "attention"},
+    "scale_attention_h0": {"scale_normalisation": "attention_h0"},
     # the updater trained with N = 3 and the carried cell in the loop (rankatt train --ranking-n 3
     # --cell-input carried; results/training/ranking_synthetic_n3_carried.json)
     "scale_attention_n3carried": {

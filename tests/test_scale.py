@@ -139,6 +139,8 @@ def test_config_defaults() -> None:
     with pytest.raises(ValueError, match="scale_normalisation"):
         CRESTConfig(scale_normalisation="attention")  # nor an attention kernel
     with pytest.raises(ValueError, match="scale_normalisation"):
+        CRESTConfig(scale_normalisation="attention_h0")
+    with pytest.raises(ValueError, match="scale_normalisation"):
         RankingAttentionConfig(scale_normalisation="max")
 
 
@@ -245,6 +247,40 @@ def test_rankatt_attention_scale_keeps_1_on_a_repeated_frame_and_follows_a_magni
     raw.init(imgs[0], g)
     raw.update(imgs[0])
     assert raw.last is not None and raw.last.scale == 1.05
+
+
+def test_rankatt_h0_scale_keeps_1_on_a_repeated_frame_and_reads_h0_not_the_updated_kernel(
+    backbone: VGG16Features, frames: tuple[list[np.ndarray], np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``scale_normalisation="attention_h0"`` compares the scales on the frame-1 kernel's map: a
+    repeated frame keeps scale 1, a magnified one is followed, and the scores are h0's map even
+    when the ConvLSTM has made a different attention kernel."""
+    imgs, gt = frames
+    g = gt[0]
+    centre = box_to_center(g)[:2]
+    chosen = {}
+    for s in (1.0, 1.05**2, 1.05**-2):
+        tr = fast(backbone, scale_normalisation="attention_h0")
+        tr.init(imgs[0], g)
+        tr.update(imgs[0] if s == 1.0 else magnify(imgs[0], centre, s))
+        assert tr.last is not None and tr._scale_calib is None
+        chosen[round(s, 3)] = tr.last.scale
+    assert chosen == {1.0: 1.0, 1.103: 1.05, 0.907: 0.95}
+
+    # which kernel's map is scored: record every map kernel_scale_scores is given
+    import rankatt_lib.trackers.rankatt as rk
+
+    seen: list[torch.Tensor] = []
+    real = rk.kernel_scale_scores
+    monkeypatch.setattr(rk, "kernel_scale_scores", lambda m: seen.append(m.clone()) or real(m))
+    tr = fast(backbone, scale_normalisation="attention_h0")
+    tr.init(imgs[0], g)
+    for img in imgs[1:4]:
+        tr.update(img)
+        assert tr.last is not None and tr.last.attention is not None
+        torch.testing.assert_close(seen[-1], rk.attention_map(tr.h0, tr.last.xS))
+        # the map the parts were attended with is h_t's, and it is not the one scored
+        assert not torch.equal(seen[-1], tr.last.attention)
 
 
 def test_kernel_scale_scores_refine_the_peak_between_cells() -> None:

@@ -384,8 +384,10 @@ def choose_scale(
 #: :func:`rankatt_lib.trackers.rankatt.part_layout_scores`) or ``"trend"`` (each scale's peak is
 #: divided by the *trend* of the frame-1 peaks over the scales only, :func:`scale_trend_calibration`)
 #: or ``"attention"`` (the part-based tracker only: the scales are compared on the peak of the
-#: whole-target kernel's response on conv4_3, the attention map of Eq. 8, not on the parts').
-SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts", "trend", "attention")
+#: whole-target kernel's response on conv4_3, the attention map of Eq. 8, not on the parts') or
+#: ``"attention_h0"`` (the same on the frame-1 kernel :math:`h_0`'s response, which the ConvLSTM
+#: never changes).
+SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts", "trend", "attention", "attention_h0")
 
 
 def scale_calibration(frame1_peaks: torch.Tensor, reference: int, max_ratio: float = 2.0) -> torch.Tensor:

@@ -206,7 +206,8 @@ class RankingAttentionConfig:
         scale_normalisation: what the scales are compared on (issue #20): ``"attention"`` (*ours*,
             the default: the peak of the whole-target attention kernel's response on each scale,
             Eq. 8's map refined between cells, :func:`kernel_scale_scores`; :math:`h_0`'s map
-            without attention), ``"none"`` (CREST's rule, the ``rankatt-crestscale`` variant: the
+            without attention), ``"attention_h0"`` (*ours*: the same on :math:`h_0`'s map, which
+            the ConvLSTM's updates do not move), ``"none"`` (CREST's rule, the ``rankatt-crestscale`` variant: the
             parts' raw weighted peaks), ``"frame1"`` (*ours*: each scale's peak divided by the
             frame-1 model's peak on that scale of frame 1, :func:`~.base.scale_calibration`; one
             more detection step at init), ``"parts"`` (*ours*: how well the parts agree on one
@@ -443,8 +444,9 @@ class DetectConfig:
         subpixel: parabolic peak refinement.
         pnr_eps: the ranking's PNR guard.
         scale_score: ``"peak"`` (the weighted peaks), ``"parts"`` (:func:`part_layout_scores`),
-            divided by ``scale_calib`` when it is given, or ``"attention"`` (:func:`kernel_scale_scores`
-            of the attention kernel, :math:`h_0` without attention).
+            divided by ``scale_calib`` when it is given, ``"attention"`` (:func:`kernel_scale_scores`
+            of the attention kernel, :math:`h_0` without attention) or ``"attention_h0"``
+            (:func:`kernel_scale_scores` of :math:`h_0`'s map).
     """
 
     use_attention: bool
@@ -642,6 +644,9 @@ def detect_step(
             if cfg.scale_score == "attention":
                 # the whole-target kernel's map on every scale: Eq. 8's m, or h0's without attention
                 scale_scores = kernel_scale_scores(m if m is not None else attention_map(h0, xS))
+            elif cfg.scale_score == "attention_h0":
+                # the frame-1 kernel's map, whatever the ConvLSTM made of it
+                scale_scores = kernel_scale_scores(attention_map(h0, xS))
             elif cfg.scale_score == "parts":
                 scale_scores = part_layout_scores(parts, p, prior)
                 if scale_calib is not None:
@@ -774,7 +779,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             scale_min_peak=float(cfg.scale_min_peak),
             subpixel=cfg.subpixel,
             pnr_eps=DEFAULT_PNR_EPS,
-            scale_score=self._scale_mode if self._scale_mode in ("parts", "attention") else "peak",
+            scale_score=self._scale_mode if self._scale_mode in ("parts", "attention", "attention_h0") else "peak",
         )
         self._detect = None if cfg.compile == "off" else compiled_detect_step(cfg.compile, cfg.compile_backend)
         #: the compiled step replays CUDA graphs (whose outputs are rewritten by the next replay)
