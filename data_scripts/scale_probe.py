@@ -68,14 +68,19 @@ def main(argv: list[str] | None = None) -> int:
                         "sequence": name,
                         "magnification": round(mag, 4),
                         "right_scale": right,
-                        **{f"parts_{s:g}": round(float(v / parts[0]), 4) for s, v in zip(scales, parts)},
+                        **{f"parts_{s:g}": round(float(v / parts[0]), 4) for s, v in zip(scales, parts, strict=True)},
                         "parts_pick": float(scales[int(np.argmax(parts))]),
-                        **{f"kernel_{s:g}": round(float(v / kernel[0]), 4) for s, v in zip(scales, kernel)},
+                        **{
+                            f"kernel_{s:g}": round(float(v / kernel[0]), 4) for s, v in zip(scales, kernel, strict=True)
+                        },
                         "kernel_pick": float(scales[int(np.argmax(kernel))]),
                     }
                 )
                 r = rows[-1]
-                print(f"{name} x{mag:.3f}: right {right}, parts pick {r['parts_pick']}, kernel pick {r['kernel_pick']}", flush=True)
+                print(
+                    f"{name} x{mag:.3f}: right {right}, parts pick {r['parts_pick']}, kernel pick {r['kernel_pick']}",
+                    flush=True,
+                )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as f:
