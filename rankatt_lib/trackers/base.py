@@ -388,6 +388,9 @@ def choose_scale(
 #: ``"attention_h0"`` (the same on the frame-1 kernel :math:`h_0`'s response, which the ConvLSTM
 #: never changes).
 SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts", "trend", "attention", "attention_h0")
+#: the values that compare the scales on something only the part-based tracker has (its parts, or
+#: its attention kernel): its detection step scores them; CREST's config refuses them
+PART_TRACKER_SCALE_NORMALISATIONS: tuple[str, ...] = ("parts", "attention", "attention_h0")
 
 
 def scale_calibration(frame1_peaks: torch.Tensor, reference: int, max_ratio: float = 2.0) -> torch.Tensor:

@@ -64,6 +64,7 @@ from ..features import VGG16Features
 from ..geometry import cosine_window
 from ..registry import register
 from .base import (
+    PART_TRACKER_SCALE_NORMALISATIONS,
     SCALE_NORMALISATIONS,
     DeepTrackerBase,
     SampleBuffer,
@@ -225,10 +226,9 @@ class CRESTConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.scale_damping <= 1.0:
             raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
-        if self.scale_normalisation not in SCALE_NORMALISATIONS or self.scale_normalisation in (
-            "parts",
-            "attention",
-            "attention_h0",
+        if (
+            self.scale_normalisation not in SCALE_NORMALISATIONS
+            or self.scale_normalisation in PART_TRACKER_SCALE_NORMALISATIONS
         ):
             raise ValueError(
                 f"scale_normalisation must be 'none', 'frame1' or 'trend', got {self.scale_normalisation!r}"

@@ -70,6 +70,7 @@ from ..pnr import DEFAULT_PNR_EPS
 from ..ranking import Ranking
 from ..registry import register
 from .base import (
+    PART_TRACKER_SCALE_NORMALISATIONS,
     PRECISIONS,
     SCALE_NORMALISATIONS,
     DeepTrackerBase,
@@ -645,8 +646,10 @@ def detect_step(
                 # the whole-target kernel's map on every scale: Eq. 8's m, or h0's without attention
                 scale_scores = kernel_scale_scores(m if m is not None else attention_map(h0, xS))
             elif cfg.scale_score == "attention_h0":
-                # the frame-1 kernel's map, whatever the ConvLSTM made of it
-                scale_scores = kernel_scale_scores(attention_map(h0, xS))
+                # the frame-1 kernel's map, whatever the ConvLSTM made of it (Eq. 8's m already is
+                # h0's map when the ranking is off: not computed twice)
+                h0_map = m if m is not None and not cfg.use_ranking else attention_map(h0, xS)
+                scale_scores = kernel_scale_scores(h0_map)
             elif cfg.scale_score == "parts":
                 scale_scores = part_layout_scores(parts, p, prior)
                 if scale_calib is not None:
@@ -779,7 +782,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             scale_min_peak=float(cfg.scale_min_peak),
             subpixel=cfg.subpixel,
             pnr_eps=DEFAULT_PNR_EPS,
-            scale_score=self._scale_mode if self._scale_mode in ("parts", "attention", "attention_h0") else "peak",
+            scale_score=self._scale_mode if self._scale_mode in PART_TRACKER_SCALE_NORMALISATIONS else "peak",
         )
         self._detect = None if cfg.compile == "off" else compiled_detect_step(cfg.compile, cfg.compile_backend)
         #: the compiled step replays CUDA graphs (whose outputs are rewritten by the next replay)
