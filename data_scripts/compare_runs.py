@@ -2,7 +2,7 @@
 """Compare stored runs of a tracker, e.g. the CPU against a GPU in float32 and in its fast setting.
 
 Example (the parity check of running on a GPU; ``gpu/`` is a results root written on the GPU
-machine by ``python -m rankatt_lib.run ... --results gpu``)::
+machine by ``python -m rankatt_lib.evaluation.run ... --results gpu``)::
 
     python data_scripts/compare_runs.py --dataset data/synthetic/test --benchmark synthetic \\
         --run cpu=results:rankatt --run cuda-fp32=gpu:rankatt --run cuda-bf16=gpu:rankatt-bf16 \\
@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from rankatt_lib import evaluation, results  # noqa: E402
+from rankatt_lib import evaluation  # noqa: E402
 from rankatt_lib.data import OTBFormatDataset  # noqa: E402
+from rankatt_lib.evaluation import results  # noqa: E402
 
 
 def parse_run(text: str) -> tuple[str, Path, str]:

@@ -9,7 +9,7 @@ Examples (see data_scripts/README.md)::
     python data_scripts/download_otb.py --dataset uav123 --from-dir ~/Downloads
     python data_scripts/download_otb.py --list
 
-The work is done by :mod:`rankatt_lib.download`; run with ``--help`` for every option.
+The work is done by :mod:`rankatt_lib.data.download`; run with ``--help`` for every option.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 try:
-    from rankatt_lib.download import main
+    from rankatt_lib.data.download import main
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from rankatt_lib.download import main
+    from rankatt_lib.data.download import main
 
 if __name__ == "__main__":
     sys.exit(main())

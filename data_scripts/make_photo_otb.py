@@ -12,8 +12,8 @@ The output is ``OUT/<split>/photo_<split>_000/...`` (``img/0001.jpg``, ``groundt
 ``attributes.txt``, ``sequence.json``) for the splits test, val and train (disjoint photographs),
 plus ``OUT/README.txt`` and ``OUT/meta.json``. The same seed always gives the same files; an
 interrupted run is resumed by running the same command again. The same command is
-``rankatt photo``; the work is done by :func:`rankatt_lib.photoseq.main` and
-:func:`rankatt_lib.photoseq.make_photo_benchmark`.
+``rankatt photo``; the work is done by :func:`rankatt_lib.data.photoseq.main` and
+:func:`rankatt_lib.data.photoseq.make_photo_benchmark`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import sys
 from pathlib import Path
 
 try:
-    from rankatt_lib.photoseq import main
+    from rankatt_lib.data.photoseq import main
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from rankatt_lib.photoseq import main
+    from rankatt_lib.data.photoseq import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,7 +10,7 @@ Examples::
 The output is ``OUT/test/<SEQ>/...`` and ``OUT/train/<SEQ>/...`` (``img/0001.jpg``,
 ``groundtruth_rect.txt``, ``attributes.txt``) plus ``OUT/README.txt`` and ``OUT/meta.json``.
 The same seed always gives the same benchmark. The same command is ``rankatt synthetic``; the work
-is done by :func:`rankatt_lib.synthetic.main` and :func:`rankatt_lib.synthetic.make_synthetic_benchmark`.
+is done by :func:`rankatt_lib.data.synthetic.main` and :func:`rankatt_lib.data.synthetic.make_synthetic_benchmark`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 try:
-    from rankatt_lib.synthetic import main
+    from rankatt_lib.data.synthetic import main
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from rankatt_lib.synthetic import main
+    from rankatt_lib.data.synthetic import main
 
 if __name__ == "__main__":
     sys.exit(main())

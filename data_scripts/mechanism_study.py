@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from rankatt_lib.data import OTBFormatDataset  # noqa: E402
 from rankatt_lib.evaluation import paired_bootstrap, score_sequence, size_ratio  # noqa: E402
-from rankatt_lib.results import atomic_write_text, load_results  # noqa: E402
+from rankatt_lib.evaluation.results import atomic_write_text, load_results  # noqa: E402
 
 #: validation screens: split label -> folder (relative to the repository)
 VALIDATION = {

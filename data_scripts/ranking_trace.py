@@ -40,9 +40,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from rankatt_lib.data import OTBFormatDataset  # noqa: E402
+from rankatt_lib.evaluation.results import atomic_write_text  # noqa: E402
+from rankatt_lib.evaluation.run import parse_option  # noqa: E402
 from rankatt_lib.registry import make_tracker  # noqa: E402
-from rankatt_lib.results import atomic_write_text  # noqa: E402
-from rankatt_lib.run import parse_option  # noqa: E402
 
 
 def photo_occlusion(dataset: Path, name: str, gt: np.ndarray) -> list[float] | None:
@@ -53,9 +53,9 @@ def photo_occlusion(dataset: Path, name: str, gt: np.ndarray) -> list[float] | N
     if not meta_path.is_file():
         return None
     meta = json.loads(meta_path.read_text())
-    if meta.get("generator") != "rankatt_lib.photoseq":
+    if meta.get("generator") != "rankatt_lib.data.photoseq":
         return None
-    from rankatt_lib.photoseq import iter_frames, plan_photo_benchmark
+    from rankatt_lib.data.photoseq import iter_frames, plan_photo_benchmark
 
     split = dataset.name
     records = [r for r in meta.get("splits", {}).get(split, []) if r.get("name") == name]

@@ -4,7 +4,7 @@
     python data_scripts/reproduce_otb.py --device cuda            # = rankatt report --track --device cuda
     python data_scripts/reproduce_otb.py --score-only             # = rankatt report
 
-Everything (options, resumability, the report) is :mod:`rankatt_lib.experiment`; see
+Everything (options, resumability, the report) is :mod:`rankatt_lib.experiments.experiment`; see
 ``rankatt report --help``.
 """
 
@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 try:
-    from rankatt_lib.experiment import main
+    from rankatt_lib.experiments.experiment import main
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from rankatt_lib.experiment import main
+    from rankatt_lib.experiments.experiment import main
 
 
 def _argv(argv: list[str]) -> list[str]:

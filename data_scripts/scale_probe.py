@@ -1,7 +1,7 @@
 """Which scale does each signal pick on frame 1 fed again, magnified? (issue #20, the scale bias).
 
 For each probed validation sequence the tracker is initialised on frame 1 and then given frame 1
-again, magnified 1, 1.05 or 1/1.05 times about the target (:func:`rankatt_lib.geometry.magnify`),
+again, magnified 1, 1.05 or 1/1.05 times about the target (:func:`rankatt_lib.features.geometry.magnify`),
 so the right answer is scale 1, 1.05 or 0.95. Two signals are read from the same step: the parts'
 combined peak (``scale_normalisation="none"``, the CREST-style comparison) and the attention
 kernel's peak (``"attention"``, :func:`rankatt_lib.trackers.rankatt.kernel_scale_scores`).
@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from rankatt_lib.data import OTBFormatDataset  # noqa: E402
-from rankatt_lib.geometry import box_to_center, magnify  # noqa: E402
+from rankatt_lib.features.geometry import box_to_center, magnify  # noqa: E402
 from rankatt_lib.trackers.rankatt import RankingAttentionTracker, kernel_scale_scores  # noqa: E402
 
 #: (split folder, sequences): 4 held-out synthetic training sequences and 4 real-photo validation ones

@@ -55,10 +55,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rankatt_lib.attention import normalise_attention, upsample_attention  # noqa: E402
+from rankatt_lib.components.attention import normalise_attention, upsample_attention  # noqa: E402
 from rankatt_lib.data import OTBFormatDataset  # noqa: E402
 from rankatt_lib.evaluation import score_sequence, size_ratio  # noqa: E402
-from rankatt_lib.results import atomic_write_text, read_boxes, write_boxes  # noqa: E402
+from rankatt_lib.evaluation.results import atomic_write_text, read_boxes, write_boxes  # noqa: E402
 from rankatt_lib.trackers.rankatt import RankingAttentionTracker  # noqa: E402
 
 #: reading name -> RankingAttentionConfig overrides. "baseline" is the book's tracker.

@@ -3,7 +3,7 @@
 
     python data_scripts/train_ranking.py --data data/synthetic/train --out checkpoints/ranking.pt --epochs 12
 
-Everything (options, caching, resuming, the records written) is :mod:`rankatt_lib.train`; see
+Everything (options, caching, resuming, the records written) is :mod:`rankatt_lib.training.cli`; see
 ``rankatt train --help``.
 """
 
@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 try:
-    from rankatt_lib.train import main
+    from rankatt_lib.training.cli import main
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from rankatt_lib.train import main
+    from rankatt_lib.training.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

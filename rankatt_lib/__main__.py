@@ -8,8 +8,8 @@
     python -m rankatt_lib score RESULTS --dataset DIR [--protocol NAME|all] [--explain]
     python -m rankatt_lib import FOLDER --results ROOT --benchmark NAME [--tracker NAME] [--dataset DIR]
     python -m rankatt_lib run|report|bench|train|download|synthetic|photo ...   (the same options as
-        rankatt_lib.run, .experiment, .bench, .train, .download, .synthetic and .photoseq; --help lists them)
-    python -m rankatt_lib vot TRACKER [--ini]   (a TraX tracker process for the VOT toolkit; rankatt_lib.vot)
+        rankatt_lib.evaluation.run, .experiment, .bench, .train, .download, .synthetic and .photoseq; --help lists them)
+    python -m rankatt_lib vot TRACKER [--ini]   (a TraX tracker process for the VOT toolkit; rankatt_lib.toolkits.vot)
 """
 
 from __future__ import annotations
@@ -18,23 +18,29 @@ import argparse
 import sys
 from typing import Any
 
-from . import __version__, device
+from rankatt_lib import __version__, device
 
 # Subcommands whose options belong to a library module's own command line: the arguments after the
 # name go to that module's main() unchanged, so each option is defined once.
 _DELEGATED: dict[str, tuple[str, str]] = {
-    "run": ("rankatt_lib.run", "run a tracker over a benchmark folder (resumable) into RESULTS/BENCHMARK/TRACKER"),
-    "bench": ("rankatt_lib.bench", "time the trackers on one sequence (ms per frame, fps), JSON report"),
-    "download": ("rankatt_lib.download", "download OTB-2013/2015, UAV123, TC128 (resumable, verified)"),
-    "synthetic": ("rankatt_lib.synthetic", "generate the synthetic OTB-format benchmark (deterministic)"),
-    "photo": ("rankatt_lib.photoseq", "generate OTB-format sequences cut from real photographs (resumable)"),
+    "run": (
+        "rankatt_lib.evaluation.run",
+        "run a tracker over a benchmark folder (resumable) into RESULTS/BENCHMARK/TRACKER",
+    ),
+    "bench": ("rankatt_lib.experiments.bench", "time the trackers on one sequence (ms per frame, fps), JSON report"),
+    "download": ("rankatt_lib.data.download", "download OTB-2013/2015, UAV123, TC128 (resumable, verified)"),
+    "synthetic": ("rankatt_lib.data.synthetic", "generate the synthetic OTB-format benchmark (deterministic)"),
+    "photo": ("rankatt_lib.data.photoseq", "generate OTB-format sequences cut from real photographs (resumable)"),
     "report": (
-        "rankatt_lib.experiment",
+        "rankatt_lib.experiments.experiment",
         "score every tracker's stored results (OTB2013/2015 or any benchmark), write plots and tables "
         "beside the paper's figures (--track: track what is missing first: the whole reproduction)",
     ),
-    "train": ("rankatt_lib.train", "train the ranking updater offline with Eq. 9 (resumable, cached features)"),
-    "vot": ("rankatt_lib.vot", "run a tracker as a TraX process for the VOT toolkit (--ini: its trackers.ini)"),
+    "train": ("rankatt_lib.training.cli", "train the ranking updater offline with Eq. 9 (resumable, cached features)"),
+    "vot": (
+        "rankatt_lib.toolkits.vot",
+        "run a tracker as a TraX process for the VOT toolkit (--ini: its trackers.ini)",
+    ),
 }
 
 
@@ -144,13 +150,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rankatt_lib {__version__} on device {device()}")
         return 0
     if args.command == "trackers":
-        from .registry import available_trackers
+        from rankatt_lib.registry import available_trackers
 
         print("\n".join(available_trackers()))
         return 0
     if args.command == "track":
-        from .registry import get_factory
-        from .video import VideoError, default_tracker, parse_box, parse_frames, time_path, track_video
+        from rankatt_lib.registry import get_factory
+        from rankatt_lib.toolkits.video import (
+            VideoError,
+            default_tracker,
+            parse_box,
+            parse_frames,
+            time_path,
+            track_video,
+        )
 
         name = args.tracker or default_tracker()
         kwargs = {}
@@ -203,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dataset(path: str) -> Any:
-    from .run import UsageError, _load_dataset
+    from rankatt_lib.evaluation.run import UsageError, _load_dataset
 
     try:
         return _load_dataset(path)[0]
@@ -214,7 +227,7 @@ def _dataset(path: str) -> Any:
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import toolkits
+    from rankatt_lib import toolkits
 
     if args.pysot_json and not args.dataset:
         raise ValueError("--pysot-json needs --dataset, the OTB folder the json describes")
@@ -239,7 +252,7 @@ def _export(args: argparse.Namespace) -> int:
             f"under {args.out}"
         )
     if args.pysot_json:
-        from .data import MissingDataError
+        from rankatt_lib.data.otb import MissingDataError
 
         try:
             written = toolkits.write_pysot_json(args.dataset, args.json_out or args.out)
@@ -252,7 +265,7 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import toolkits
+    from rankatt_lib import toolkits
 
     src = Path(args.folder)
     names = list(_dataset(args.dataset).names) if args.dataset else None
@@ -271,8 +284,8 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from . import evaluation, toolkits
-    from .explain import explain_sequence, format_explanation
+    from rankatt_lib import evaluation, toolkits
+    from rankatt_lib.evaluation.explain import explain_sequence, format_explanation
 
     if args.protocol == "all":
         protocols = evaluation.ALL_PROTOCOLS

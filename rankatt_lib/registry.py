@@ -50,7 +50,7 @@ class Tracker(Protocol):
 TrackerFactory = Callable[..., Tracker]
 F = TypeVar("F", bound=Callable[..., Any])
 
-TRACKER_MODULES: tuple[str, ...] = ("rankatt_lib.baselines", "rankatt_lib.cf", "rankatt_lib.trackers")
+TRACKER_MODULES: tuple[str, ...] = ("rankatt_lib.trackers.opencv", "rankatt_lib.trackers.cf", "rankatt_lib.trackers")
 """Modules imported on the first look-up so that their ``@register`` calls run."""
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}

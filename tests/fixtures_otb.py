@@ -15,12 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rankatt_lib import otb_meta
+from rankatt_lib.data import otb_meta
 
 SIZE = 16
 
 # The real folders hold more images than the ground truth annotates for these sequences
-# (first..last image numbers); see rankatt_lib/otb_meta.py.
+# (first..last image numbers); see rankatt_lib/data/otb_meta.py.
 EXTRA_IMAGES: dict[str, tuple[int, int]] = {
     "David": (1, 770),
     "Football1": (1, 81),

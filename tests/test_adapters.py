@@ -1,4 +1,4 @@
-"""The got10k adapter (rankatt_lib.adapters): got10k 0.1.3's own experiment loop runs a registered
+"""The got10k adapter (rankatt_lib.toolkits.got10k): got10k 0.1.3's own experiment loop runs a registered
 tracker and gets the same boxes as this project's runner on the same sequences."""
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from rankatt_lib import adapters, data, results
-from rankatt_lib.run import run_tracker
-from rankatt_lib.synthetic import plan_benchmark, write_sequence
+from rankatt_lib import data
+from rankatt_lib.data.synthetic import plan_benchmark, write_sequence
+from rankatt_lib.evaluation import results
+from rankatt_lib.evaluation.run import run_tracker
+from rankatt_lib.toolkits import got10k as adapters
 
 TRACKER = "kcf"
 

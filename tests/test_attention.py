@@ -1,11 +1,11 @@
-"""Tests of rankatt_lib.attention: Eq. 8, the residual attention on xL, and the loss of Eq. 9."""
+"""Tests of rankatt_lib.components.attention: Eq. 8, the residual attention on xL, and the loss of Eq. 9."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from rankatt_lib.attention import (
+from rankatt_lib.components.attention import (
     ATTENTION_VARIANTS,
     AttentionConfig,
     apply_attention,
@@ -14,7 +14,7 @@ from rankatt_lib.attention import (
     ranking_loss,
     upsample_attention,
 )
-from rankatt_lib.pnr import response
+from rankatt_lib.components.pnr import response
 
 GEN = torch.Generator().manual_seed(0)
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rankatt_lib import baselines
-from rankatt_lib.baselines import OpenCVTracker, box_to_cv_rect, cv_rect_to_box
+from rankatt_lib.trackers import opencv as baselines
+from rankatt_lib.trackers.opencv import OpenCVTracker, box_to_cv_rect, cv_rect_to_box
 
 KINDS = ("csrt", "kcf", "mosse")
 

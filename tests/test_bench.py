@@ -1,4 +1,4 @@
-"""Tests of the speed benchmark (rankatt_lib.bench): aggregation on fake timings, and a tiny end-to-end run.
+"""Tests of the speed benchmark (rankatt_lib.experiments.bench): aggregation on fake timings, and a tiny end-to-end run.
 
 The end-to-end run uses ``--random-weights --tiny`` (a random VGG16, 127 px patches, few frame-1
 steps): it checks the plumbing and the JSON, not the speed of the real tracker.
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rankatt_lib import bench
+from rankatt_lib.experiments import bench
 
 # --------------------------------------------------------------------------- aggregation
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-# Seen on every page of a Jupyter Book 1.x build, and harmless (DESIGN.md section 7).
+# Seen on every page of a Jupyter Book 1.x build, and harmless (book appendix, reading-book).
 HARMLESS_PAGE_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
 
 

@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.cf: the circulant trick, KCF and MOSSE filters, and the two trackers."""
+"""Tests of rankatt_lib.trackers.cf: the circulant trick, KCF and MOSSE filters, and the two trackers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from rankatt_lib import cf, registry
-from rankatt_lib.geometry import box_to_center, gaussian_label
+from rankatt_lib import registry
+from rankatt_lib.features.geometry import box_to_center, gaussian_label
+from rankatt_lib.trackers import cf
 
 CPU = torch.device("cpu")
 

@@ -52,7 +52,7 @@ def test_delegated_subcommands_reach_the_library_modules(tmp_path, capsys):
     listed = [line.split()[0] for line in top.stdout.splitlines() if line.startswith("    ") and line.split()]
     assert [n for n in listed if n in names] == list(names)  # every command, in the order of the work
     alone = subprocess.run(
-        [sys.executable, "-m", "rankatt_lib.download", "--list", "--dataset", "otb2013", "--sequences", "David"],
+        [sys.executable, "-m", "rankatt_lib.data.download", "--list", "--dataset", "otb2013", "--sequences", "David"],
         capture_output=True, text=True,
     )
     assert alone.returncode == 0 and alone.stdout.startswith("David\t")  # printed nothing before

@@ -24,9 +24,9 @@ from test_crest import textured_sequence
 from torch._dynamo.backends.registry import register_backend
 from torch._dynamo.testing import CompileCounterWithBackend
 
-from rankatt_lib import bench
+from rankatt_lib.experiments import bench
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.geometry import box_to_center
+from rankatt_lib.features.geometry import box_to_center
 from rankatt_lib.trackers.base import shared_backbone
 from rankatt_lib.trackers.rankatt import COMPILE_MODES, RankingAttentionConfig, RankingAttentionTracker
 

@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.convlstm: PreNet (Eq. 7), the ConvLSTM cell (Eq. 6) and the ranking update."""
+"""Tests of rankatt_lib.components.convlstm: PreNet (Eq. 7), the ConvLSTM cell (Eq. 6) and the ranking update."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rankatt_lib.attention import attention_map, ranking_loss
-from rankatt_lib.convlstm import (
+from rankatt_lib.components.attention import attention_map, ranking_loss
+from rankatt_lib.components.convlstm import (
     ConvLSTMCell,
     PreNet,
     RankingUpdater,
@@ -17,7 +17,7 @@ from rankatt_lib.convlstm import (
     fp32_megabytes,
     parameter_count,
 )
-from rankatt_lib.ranking import Ranking
+from rankatt_lib.components.ranking import Ranking
 
 CPU = torch.device("cpu")
 C, K, H = 8, 5, 13  # tiny channels, 5 x 5 kernels, 13 x 13 features
@@ -419,7 +419,7 @@ def test_default_updater_checkpoint_is_small(tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_per_frame_path_does_not_synchronise_on_cuda():
-    from rankatt_lib.attention import apply_attention
+    from rankatt_lib.components.attention import apply_attention
 
     dev = torch.device("cuda")
     u = RankingUpdater(seed=0, device=dev)

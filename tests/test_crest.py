@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.geometry import box_to_center
+from rankatt_lib.features.geometry import box_to_center
 from rankatt_lib.registry import make_tracker
 from rankatt_lib.trackers.base import (
     Profiler,
@@ -87,7 +87,7 @@ def small_tracker(backbone: VGG16Features, **overrides: object) -> CRESTTracker:
 
 def test_config_defaults_are_crests_documented_values() -> None:
     cfg = CRESTConfig()
-    # CREST's released code (DESIGN.md section 5)
+    # CREST's released code (book appendix, reading-evaluation)
     assert cfg.output_sigma_factor == 0.1
     assert cfg.init_loss_threshold == 0.02
     assert cfg.update_interval == 2 and cfg.update_steps == 2
@@ -100,7 +100,7 @@ def test_config_defaults_are_crests_documented_values() -> None:
     assert cfg.loss == "crest" and cfg.dead_zone == 0.1
     assert cfg.feature_window and cfg.bias and cfg.fresh_update_optimizer
     assert cfg.scale_penalty == 1.0
-    # the search region of DESIGN.md section 2
+    # the search region of book appendix, reading-method
     assert cfg.search_area_factor == 2.9 and cfg.patch_size == 255
 
 

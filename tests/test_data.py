@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.data and rankatt_lib.otb_meta on small trees built in tmp folders."""
+"""Tests of rankatt_lib.data and rankatt_lib.data.otb_meta on small trees built in tmp folders."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from fixtures_otb import format_rows, gt_row, image_bytes, make_otb_tree, make_sequence, write_frames
 
-from rankatt_lib import otb_meta
 from rankatt_lib.data import (
     ATTRIBUTES,
     OTB,
@@ -23,6 +22,7 @@ from rankatt_lib.data import (
     canonical_otb_name,
     image_damage,
     list_frames,
+    otb_meta,
     read_ground_truth,
     read_image,
 )

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.geometry import box_to_center
+from rankatt_lib.features.geometry import box_to_center
 from rankatt_lib.registry import available_trackers, make_tracker
 from rankatt_lib.trackers import DeepDCFConfig, DeepDCFTracker
 from rankatt_lib.trackers.base import gaussian_map

@@ -1,4 +1,4 @@
-"""End-to-end tests of rankatt_lib.download against a local HTTP server on 127.0.0.1.
+"""End-to-end tests of rankatt_lib.data.download against a local HTTP server on 127.0.0.1.
 
 The server (http.server in a thread, a free port) serves zip archives built in tmp folders,
 honours ``Range`` / ``If-Range``, and can be told to drop a connection half way through a file,
@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from fixtures_otb import format_rows, gt_row, image_bytes
 
-from rankatt_lib import download as dl
 from rankatt_lib.data import OTB, OTBFormatDataset
+from rankatt_lib.data import download as dl
 
 TIMEOUT = 5.0
 

@@ -25,9 +25,11 @@ from test_bench import tiny_sequence
 from test_crest import textured_sequence
 
 import rankatt_lib
-from rankatt_lib import bench, evaluation, results, run
+from rankatt_lib import evaluation
+from rankatt_lib.evaluation import results, run
+from rankatt_lib.experiments import bench
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.geometry import box_to_center
+from rankatt_lib.features.geometry import box_to_center
 from rankatt_lib.trackers.base import PRECISIONS, backbone_autocast, shared_backbone
 from rankatt_lib.trackers.rankatt import RankingAttentionConfig, RankingAttentionTracker
 

@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.explain and `rankatt score`: why a trajectory scores differently under the
+"""Tests of rankatt_lib.evaluation.explain and `rankatt score`: why a trajectory scores differently under the
 protocols, on planted cases."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from fixtures_otb import make_otb_tree
 
-from rankatt_lib import data, evaluation, results, toolkits
-from rankatt_lib.explain import explain_sequence, format_explanation
+from rankatt_lib import data, evaluation, toolkits
+from rankatt_lib.evaluation import results
+from rankatt_lib.evaluation.explain import explain_sequence, format_explanation
 
 
 def _tiger1():

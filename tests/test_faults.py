@@ -1,8 +1,8 @@
-"""Fault injection: ``python -m rankatt_lib.run`` killed at random points, frames and result files
+"""Fault injection: ``python -m rankatt_lib.evaluation.run`` killed at random points, frames and result files
 damaged at random, two runs at once, on a tiny OTB-format dataset; the invariants are checked
 after every fault.
 
-The runs are real processes running ``rankatt_lib.run.main`` with the registry's ``kcf`` tracker
+The runs are real processes running ``rankatt_lib.evaluation.run.main`` with the registry's ``kcf`` tracker
 (deterministic, a few ms per frame). To avoid paying the library's import (seconds) per run, a
 worker process imports it once and forks one child per run; the test sends the children real
 signals (SIGINT, SIGTERM, SIGKILL) at random moments.
@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rankatt_lib import results
+from rankatt_lib.evaluation import results
 
 REPO = Path(__file__).resolve().parents[1]
 ITERATIONS = int(os.environ.get("RANKATT_FAULT_ITERATIONS", "24"))
@@ -55,7 +55,8 @@ WORKER = textwrap.dedent(
     """
     import io, json, os, sys, traceback
     sys.path.insert(0, sys.argv[1])
-    from rankatt_lib import registry, run
+    from rankatt_lib import registry
+    from rankatt_lib.evaluation import run
     registry.available_trackers()  # import every tracker module once, here
     for line in sys.stdin:
         cmd = json.loads(line)

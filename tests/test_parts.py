@@ -1,4 +1,4 @@
-"""Tests of the part-based multi-channel convolutional tracker (rankatt_lib.parts, paper §2.2, Eq. 10).
+"""Tests of the part-based multi-channel convolutional tracker (rankatt_lib.components.parts, paper §2.2, Eq. 10).
 
 Small channel counts (16) keep every test fast on the CPU; the module's defaults (256 channels,
 7 x 7 kernels) are only checked for shapes.
@@ -13,8 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rankatt_lib.features import cell_centre
-from rankatt_lib.parts import (
+from rankatt_lib.components.parts import (
     PartTracker,
     PartTrackerConfig,
     label_sigma,
@@ -25,6 +24,7 @@ from rankatt_lib.parts import (
     prior_kernel,
     shift_pair,
 )
+from rankatt_lib.features import cell_centre
 from rankatt_lib.trackers.base import find_peaks
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rankatt_lib import data, photoseq
-from rankatt_lib.photoseq import (
+from rankatt_lib import data
+from rankatt_lib.data import photoseq
+from rankatt_lib.data.photoseq import (
     ATTRIBUTE_RULES,
     ATTRIBUTES,
     GENERATOR_VERSION,
@@ -122,7 +123,7 @@ def test_default_plan(photos):
 
 def test_layout_meta_and_loader(small, photos):
     meta = json.loads((small / "meta.json").read_text())
-    assert meta["generator"] == "rankatt_lib.photoseq" and meta["generator_version"] == GENERATOR_VERSION
+    assert meta["generator"] == "rankatt_lib.data.photoseq" and meta["generator_version"] == GENERATOR_VERSION
     assert meta["seed"] == 0 and meta["attribute_rules"] == ATTRIBUTE_RULES
     assert list(meta["splits"]) == ["test", "val", "train"]
     rec = {p["key"]: p for p in meta["photos"]}

@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.plots: legend order and labels, curves drawn, table values."""
+"""Tests of rankatt_lib.experiments.plots: legend order and labels, curves drawn, table values."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from rankatt_lib import evaluation as ev  # noqa: E402
-from rankatt_lib import plots  # noqa: E402
+from rankatt_lib.experiments import plots  # noqa: E402
 
 BOX = [1.0, 1.0, 10.0, 10.0]
 GT = np.array([BOX] * 4)

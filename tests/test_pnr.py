@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.pnr: the PNR score of Eq. 2 and the correlation of Eq. 1."""
+"""Tests of rankatt_lib.components.pnr: the PNR score of Eq. 2 and the correlation of Eq. 1."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rankatt_lib.pnr import DEFAULT_PNR_EPS, pnr, response
+from rankatt_lib.components.pnr import DEFAULT_PNR_EPS, pnr, response
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,10 @@ import torch
 from test_crest import textured_sequence
 from tracker_helpers import fast
 
-from rankatt_lib.attention import attention_map
-from rankatt_lib.convlstm import RankingUpdater
+from rankatt_lib.components.attention import attention_map
+from rankatt_lib.components.convlstm import RankingUpdater
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.geometry import box_to_center
+from rankatt_lib.features.geometry import box_to_center
 from rankatt_lib.registry import make_tracker
 from rankatt_lib.trackers.base import shared_backbone
 from rankatt_lib.trackers.rankatt import (
@@ -193,7 +193,7 @@ def test_untrained_updater_starts_from_the_checkpoints_config(backbone: VGG16Fea
     (e.g. gate biases), fresh weights; without a checkpoint, the default config."""
     from pathlib import Path
 
-    from rankatt_lib.convlstm import RankingUpdaterConfig
+    from rankatt_lib.components.convlstm import RankingUpdaterConfig
 
     path = Path(str(tmp_path)) / "updater.pt"
     trained = RankingUpdater(RankingUpdaterConfig(forget_bias=6.0, output_bias=6.0), seed=3)

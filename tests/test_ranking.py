@@ -1,12 +1,12 @@
-"""Tests of rankatt_lib.ranking: scoring (Eq. 1-2), ordering (Eq. 3) and selection (Eq. 4-5)."""
+"""Tests of rankatt_lib.components.ranking: scoring (Eq. 1-2), ordering (Eq. 3) and selection (Eq. 4-5)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from rankatt_lib.pnr import pnr
-from rankatt_lib.ranking import Ranking, RankResult
+from rankatt_lib.components.pnr import pnr
+from rankatt_lib.components.ranking import Ranking, RankResult
 
 C, K, H = 4, 5, 15
 

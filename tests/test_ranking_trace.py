@@ -13,7 +13,7 @@ from data_script_loader import load_data_script
 from test_crest import textured_sequence
 from tracker_helpers import fast
 
-from rankatt_lib.photoseq import iter_frames, make_photo_benchmark, plan_photo_benchmark
+from rankatt_lib.data.photoseq import iter_frames, make_photo_benchmark, plan_photo_benchmark
 from rankatt_lib.trackers.base import shared_backbone
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -100,5 +100,5 @@ def test_photo_occlusion_is_none_for_other_data(tmp_path: Path) -> None:
     (tmp_path / "test" / "seq").mkdir(parents=True)
     gt = np.ones((3, 4))
     assert rt.photo_occlusion(tmp_path / "test", "seq", gt) is None
-    (tmp_path / "meta.json").write_text(json.dumps({"generator": "rankatt_lib.synthetic"}))
+    (tmp_path / "meta.json").write_text(json.dumps({"generator": "rankatt_lib.data.synthetic"}))
     assert rt.photo_occlusion(tmp_path / "test", "seq", gt) is None

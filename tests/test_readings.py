@@ -15,11 +15,11 @@ import torch
 from test_crest import textured_sequence
 from tracker_helpers import fast
 
-from rankatt_lib.attention import normalise_attention, upsample_attention
-from rankatt_lib.convlstm import RankingUpdater, RankingUpdaterConfig
+from rankatt_lib.components.attention import normalise_attention, upsample_attention
+from rankatt_lib.components.convlstm import RankingUpdater, RankingUpdaterConfig
+from rankatt_lib.components.ranking import Ranking
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.geometry import upload_frame
-from rankatt_lib.ranking import Ranking
+from rankatt_lib.features.geometry import upload_frame
 from rankatt_lib.trackers.base import shared_backbone
 from rankatt_lib.trackers.rankatt import AUGMENTATIONS, RankingAttentionConfig, RankingAttentionTracker
 
@@ -241,7 +241,7 @@ def _tracker_path_losses(
     up: RankingUpdater, h0: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, n: int, init: str, cell_input: str
 ) -> torch.Tensor:
     """One clip through Ranking + RankingUpdater.step (the tracker's path)."""
-    from rankatt_lib.attention import ranking_loss
+    from rankatt_lib.components.attention import ranking_loss
 
     ranking = Ranking.from_kernel(h0, 1 if init == "first_frames" else n)
     h, c_prev, out = h0, h0, []

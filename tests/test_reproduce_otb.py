@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.experiment (``rankatt report``; ``data_scripts/reproduce_otb.py`` is its old
+"""Tests of rankatt_lib.experiments.experiment (``rankatt report``; ``data_scripts/reproduce_otb.py`` is its old
 name): the resumable OTB reproduction and its report.
 
 The OTB tree is a tiny one built on the fly (three real OTB names with their real frame counts,
@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 from data_script_loader import load_data_script
 
-from rankatt_lib import data, evaluation, otb_meta, registry, results
-from rankatt_lib import experiment as rep
+from rankatt_lib import data, evaluation, registry
+from rankatt_lib.data import otb_meta
+from rankatt_lib.evaluation import results
+from rankatt_lib.experiments import experiment as rep
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = Path("/work/shared/paper/ranking_attention_tracking_icip2019.txt")

@@ -1,4 +1,5 @@
-"""Tests of rankatt_lib.results, rankatt_lib.registry and rankatt_lib.run (on a tiny on-the-fly dataset)."""
+"""Tests of rankatt_lib.evaluation.results, rankatt_lib.registry and rankatt_lib.evaluation.run
+(on a tiny on-the-fly dataset)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rankatt_lib import registry, results, run
+from rankatt_lib import registry
+from rankatt_lib.evaluation import results, run
 
 # --------------------------------------------------------------------------- a tiny dataset
 

@@ -22,9 +22,9 @@ import pytest
 import torch
 from test_crest import small_tracker, textured_sequence
 
+from rankatt_lib.components.parts import PartTracker, part_centres, part_labels
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.geometry import box_to_center, magnify
-from rankatt_lib.parts import PartTracker, part_centres, part_labels
+from rankatt_lib.features.geometry import box_to_center, magnify
 from rankatt_lib.trackers.base import (
     choose_scale,
     crop_pyramid,

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rankatt_lib.synthetic import (
+from rankatt_lib.data.synthetic import (
     ATTRIBUTES,
     GENERATOR_VERSION,
     SequenceSpec,
@@ -246,7 +246,7 @@ def test_command_line(tmp_path):
 
 
 def test_ensure_benchmark_generates_only_when_missing_or_stale(tmp_path, monkeypatch):
-    from rankatt_lib import synthetic
+    from rankatt_lib.data.synthetic import benchmark as synthetic  # where ensure_benchmark looks it up
 
     calls = []
 

@@ -1,4 +1,4 @@
-"""Tests of rankatt_lib.toolkits and the name/timing matching in rankatt_lib.results: other toolkits'
+"""Tests of rankatt_lib.toolkits and the name/timing matching in rankatt_lib.evaluation.results: other toolkits'
 result folders and metadata, written and read back, on tiny generated OTB trees.
 
 Fixtures that stand for another toolkit's files are written here the way that toolkit's code writes
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from fixtures_otb import make_otb_tree
 
-from rankatt_lib import data, evaluation, results, toolkits
+from rankatt_lib import data, evaluation, toolkits
+from rankatt_lib.evaluation import results
 
 NAMES = ["Deer", "Jogging.1", "Jogging.2", "Human4.2", "Tiger1"]
 
@@ -370,8 +371,8 @@ def test_cli_export_errors_are_clear(otb, tmp_path, capsys):
 
 def test_cli_pysot_json_for_the_complete_versions(otb, tmp_path, capsys, monkeypatch):
     """Only versions whose every sequence is on disk get a json (here CVPR13, made small)."""
-    from rankatt_lib import otb_meta
     from rankatt_lib.__main__ import main
+    from rankatt_lib.data import otb_meta
 
     monkeypatch.setattr(otb_meta, "OTB2013", ("Deer", "Jogging.1", "Jogging.2"))
     args = ["export", "--toolkit", "pysot", "--out", str(tmp_path), "--dataset", str(otb.root), "--pysot-json"]

@@ -1,4 +1,5 @@
-"""Tests of rankatt_lib.init_kernel (h0 by Eq. 9), rankatt_lib.training and rankatt_lib.train (``rankatt train``)."""
+"""Tests of rankatt_lib.components.init_kernel (h0 by Eq. 9), rankatt_lib.training and
+rankatt_lib.training.cli (``rankatt train``)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from rankatt_lib.attention import attention_map, ranking_loss
-from rankatt_lib.convlstm import RankingUpdater, RankingUpdaterConfig
+from rankatt_lib.components.attention import attention_map, ranking_loss
+from rankatt_lib.components.convlstm import RankingUpdater, RankingUpdaterConfig
+from rankatt_lib.components.init_kernel import correlate, correlate_transpose, init_kernel, label_sigma, target_label
 from rankatt_lib.data import OTBFormatDataset
 from rankatt_lib.features import VGG16Features
-from rankatt_lib.init_kernel import correlate, correlate_transpose, init_kernel, label_sigma, target_label
 from rankatt_lib.training import (
     ClipConfig,
     PreparedClips,
@@ -353,7 +354,7 @@ def test_shipped_checkpoint_loads_and_is_small():
     assert val["trained"]["loss"] < val["untrained"]["loss"]
     assert val["trained"]["loss"] < val["fixed"]["loss"]  # the shipped run beats keeping h0 fixed
     # one update step on random features gives a finite kernel of the right shape
-    from rankatt_lib.ranking import Ranking
+    from rankatt_lib.components.ranking import Ranking
 
     h0 = 1e-3 * torch.randn(1, 512, 11, 11, generator=gen(50))
     x = torch.rand(1, 512, 31, 31, generator=gen(51))
@@ -363,9 +364,9 @@ def test_shipped_checkpoint_loads_and_is_small():
 
 
 def _cli():
-    from rankatt_lib import train
+    from rankatt_lib.training import cli
 
-    return train
+    return cli
 
 
 def test_cli_rejects_a_missing_data_dir(tmp_path, capsys):

@@ -8,7 +8,7 @@ import pytest
 
 from rankatt_lib import registry
 from rankatt_lib.__main__ import main
-from rankatt_lib.video import DamagedFrameError, VideoError, open_video, parse_box, track_video
+from rankatt_lib.toolkits.video import DamagedFrameError, VideoError, open_video, parse_box, track_video
 
 W, H, N, S = 96, 72, 12, 16
 
@@ -218,7 +218,7 @@ def test_a_bad_out_path_is_refused_before_tracking(frame_dir, tmp_path, counting
 
 
 def test_boxes_survive_an_out_file_that_fails_at_the_end(frame_dir, tmp_path, counting, monkeypatch):
-    from rankatt_lib import video
+    from rankatt_lib.toolkits import video
 
     out = tmp_path / "b.txt"
     real = video.atomic_write_text
@@ -271,7 +271,7 @@ def _track_copy(frame_dir, tmp_path, numbers, box):
 
 
 def test_frames_range_tracks_only_those_frames(frame_dir, tmp_path):
-    from rankatt_lib.video import time_path
+    from rankatt_lib.toolkits.video import time_path
 
     box3 = (*scene(2)[1], S, S)  # the object in frame 3
     out = tmp_path / "r.txt"
@@ -302,14 +302,14 @@ def test_frames_range_in_a_video_file(video_file):
     ],
 )
 def test_bad_frame_ranges(text, message):
-    from rankatt_lib.video import parse_frames
+    from rankatt_lib.toolkits.video import parse_frames
 
     with pytest.raises(ValueError, match=message):
         parse_frames(text)
 
 
 def test_frames_out_of_range_is_an_error_naming_the_video(frame_dir, video_file, counting, capsys):
-    from rankatt_lib.video import parse_frames
+    from rankatt_lib.toolkits.video import parse_frames
 
     assert parse_frames("10:250") == (10, 250) and parse_frames("7:") == (7, None) and parse_frames(":4") == (1, 4)
     with pytest.raises(VideoError, match=rf"--frames 5:20 is out of range: .*frames has {N} frames \(1:{N}\)"):
@@ -387,7 +387,7 @@ def test_select_without_a_display_is_a_clear_error(frame_dir, counting, monkeypa
 
 
 def test_select_with_a_display_but_a_headless_opencv(monkeypatch):
-    from rankatt_lib.video import check_display
+    from rankatt_lib.toolkits.video import check_display
 
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:                           NONE\n")
@@ -398,7 +398,7 @@ def test_select_with_a_display_but_a_headless_opencv(monkeypatch):
 
 
 def test_select_uses_the_drawn_box(frame_dir, monkeypatch, tmp_path):
-    from rankatt_lib import video
+    from rankatt_lib.toolkits import video
 
     shown = []
     monkeypatch.setattr(video, "check_display", lambda: None)
@@ -421,7 +421,7 @@ def test_select_uses_the_drawn_box(frame_dir, monkeypatch, tmp_path):
 
 
 def test_time_file_beside_the_boxes(frame_dir, tmp_path, capsys):
-    from rankatt_lib.video import time_path
+    from rankatt_lib.toolkits.video import time_path
 
     assert time_path("a/boxes.txt").as_posix() == "a/boxes_time.txt"
     out = tmp_path / "boxes.txt"

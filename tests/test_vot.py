@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 import rankatt_lib
-from rankatt_lib import data, results
+from rankatt_lib import data
+from rankatt_lib.data.synthetic import plan_benchmark, write_sequence
+from rankatt_lib.evaluation import results
+from rankatt_lib.evaluation.run import run_tracker
 from rankatt_lib.registry import make_tracker
-from rankatt_lib.run import run_tracker
-from rankatt_lib.synthetic import plan_benchmark, write_sequence
 
 trax = pytest.importorskip("trax")
 from trax.client import Client  # noqa: E402

@@ -16,10 +16,10 @@ pyramid, peaks, the motion prior, scale selection, the update schedule and the s
 
 from __future__ import annotations
 
-from .base import SampleBuffer, SearchGeometry, UpdateSchedule, shared_backbone
-from .crest import ConvolutionalDCF, CRESTConfig, CRESTTracker
-from .deepdcf import DeepDCFConfig, DeepDCFTracker
-from .rankatt import RankingAttentionConfig, RankingAttentionTracker
+from rankatt_lib.trackers.base import SampleBuffer, SearchGeometry, UpdateSchedule, shared_backbone
+from rankatt_lib.trackers.crest import ConvolutionalDCF, CRESTConfig, CRESTTracker
+from rankatt_lib.trackers.deepdcf import DeepDCFConfig, DeepDCFTracker
+from rankatt_lib.trackers.rankatt import RankingAttentionConfig, RankingAttentionTracker
 
 __all__ = [
     "CRESTConfig",

@@ -6,16 +6,16 @@ never synchronises with it; a tracker reads one small tensor per frame (its fina
 Search-region geometry (:class:`SearchGeometry`)
 ------------------------------------------------
 The search patch is a square of side ``search_area_factor x sqrt(w h)`` image pixels (2.9 by
-default, DESIGN.md section 2) centred on the previous target centre, resampled to ``patch_size``
+default, book appendix, reading-method) centred on the previous target centre, resampled to ``patch_size``
 (255) pixels, so that the target is about ``255 / 2.9 = 88`` px (11 conv4_3 cells) in the patch
 whatever its size in the image. Cell ``i`` of a stride-``s`` feature map is centred on patch pixel
-``s i + (s - 1) / 2`` (:func:`rankatt_lib.features.cell_centre`), so the patch centre (pixel
+``s i + (s - 1) / 2`` (:func:`rankatt_lib.features.vgg16.cell_centre`), so the patch centre (pixel
 ``(P - 1) / 2``) lies at cell ``c0 = ((P - 1) / 2 - (s - 1) / 2) / s`` (15.4375 for P = 255,
 s = 8): a response peak at cell ``p`` means the target moved by ``(p - c0) s side / P`` image
 pixels.
 
 Per frame (:func:`crop_pyramid`, :func:`extract_features`): the patches of every scale are cropped
-in one :func:`~rankatt_lib.geometry.crop_patches` call and go through the backbone as one batch.
+in one :func:`~rankatt_lib.features.geometry.crop_patches` call and go through the backbone as one batch.
 
 Response maps: :func:`find_peaks` (argmax + parabolic sub-cell refinement, not cyclic),
 :func:`motion_prior` (CREST's Gaussian prior on small displacements), :func:`select_scale` (the
@@ -43,9 +43,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import device as default_device
-from ..features import LAYER_STRIDES, VGG16Features
-from ..geometry import box_to_center, center_to_box, check_box, crop_patches, upload_frame
+from rankatt_lib import device as default_device
+from rankatt_lib.components.online import SampleBuffer, UpdateSchedule
+from rankatt_lib.features.geometry import box_to_center, center_to_box, check_box, crop_patches, upload_frame
+from rankatt_lib.features.vgg16 import LAYER_STRIDES, VGG16Features
 
 __all__ = [
     "PRECISIONS",
@@ -82,7 +83,7 @@ class SearchGeometry:
 
     Attributes:
         search_area_factor: side of the (square) search region / ``sqrt(w h)`` of the target
-            (DESIGN.md: about 2.9, so that the target is ~88 px in a 255 px patch).
+            (our reading: about 2.9, so that the target is ~88 px in a 255 px patch).
         patch_size: side ``P`` of the resampled search patch in pixels (the paper's H = W = 255).
         stride: stride of the feature map in patch pixels (8 for conv4_3, 4 for conv3_3).
         map_size: side of the feature map (``P // stride`` for torchvision's floor pooling).
@@ -170,7 +171,7 @@ def shared_backbone(
     layers: Sequence[str] = ("conv3_3", "conv4_3"),
     channels_last: bool = False,
 ) -> VGG16Features:
-    """One frozen :class:`~rankatt_lib.features.VGG16Features` per ``(weights, device, layers,
+    """One frozen :class:`~rankatt_lib.features.vgg16.VGG16Features` per ``(weights, device, layers,
     channels_last)``.
 
     The runner builds a fresh tracker for every sequence; this cache keeps them from reloading
@@ -222,7 +223,7 @@ def crop_pyramid(
     (``(cx, cy)``, 1-based image coordinates), resampled to ``P = patch_size``.
 
     ``antialias``: low-pass the image before a patch is *shrunk*
-    (:func:`~rankatt_lib.geometry.crop_patches`: a Gaussian of ``sigma = (f - 1) / 2`` for a
+    (:func:`~rankatt_lib.features.geometry.crop_patches`: a Gaussian of ``sigma = (f - 1) / 2`` for a
     downsampling by ``f``, skipped below ``f = 1.6``). A patch that is enlarged (``f <= 1``, a target
     smaller than ~88 px) or shrunk by less than 1.6x is bit-identical with and without it.
     """
@@ -246,7 +247,7 @@ def gaussian_map(
 ) -> torch.Tensor:
     """A Gaussian ``(h, w)`` (peak 1) centred on a *device tensor* ``center_xy = (x, y)`` in cells.
 
-    Unlike :func:`rankatt_lib.geometry.gaussian_labels`, the centre is not read back to the host:
+    Unlike :func:`rankatt_lib.features.geometry.gaussian_labels`, the centre is not read back to the host:
     the label of a tracked frame is built where its peak was found, without a synchronisation.
     """
     h, w = size
@@ -511,105 +512,6 @@ def project_channels(features: torch.Tensor, basis: torch.Tensor) -> torch.Tenso
 # --------------------------------------------------------------------------- online learning
 
 
-@dataclass(frozen=True)
-class UpdateSchedule:
-    """When the online model stores a sample and when it trains (CREST: every 2 frames).
-
-    Frames are numbered from 1 (the initialisation frame). A tracked frame ``t >= 2`` is
-    *confident* when its peak is at least ``min_peak``; only confident frames are stored, and
-    training runs on the update frames ``t = 1 + k interval`` (3, 5, 7, ... for interval 2) that are
-    confident. A frame with a low peak neither adds a sample nor trains.
-
-    Attributes:
-        interval: train every ``interval`` frames.
-        min_peak: confidence gate on the peak of the (prior-weighted) response.
-    """
-
-    interval: int = 2
-    min_peak: float = 0.15
-
-    def __post_init__(self) -> None:
-        if self.interval < 1:
-            raise ValueError(f"interval must be >= 1, got {self.interval}")
-
-    def is_update_frame(self, frame: int) -> bool:
-        """Whether frame ``frame`` (1-based) is on the training schedule."""
-        return frame >= 2 and (frame - 1) % self.interval == 0
-
-    def confident(self, peak: float) -> bool:
-        """Whether a frame with this peak may be learned from."""
-        return bool(peak >= self.min_peak)
-
-    def decide(self, frame: int, peak: float) -> tuple[bool, bool]:
-        """``(store, train)`` for frame ``frame`` with response peak ``peak``."""
-        ok = self.confident(peak)
-        return ok, ok and self.is_update_frame(frame)
-
-
-class SampleBuffer:
-    """A ring buffer of the last ``capacity`` training pairs, preallocated on the device.
-
-    ``push`` overwrites the oldest pair once the buffer is full (a device copy, no
-    synchronisation); ``features`` / ``labels`` are views of the filled slots (in slot order, which
-    is irrelevant to a batch loss).
-
-    Args:
-        capacity: number of pairs kept (CREST: 2, the paper: T = 12).
-        feature_shape: shape of one feature sample, e.g. ``(C, h, w)``.
-        label_shape: shape of one label, e.g. ``(h, w)`` or ``(9, h, w)``.
-        device: where the buffer lives.
-        dtype: float dtype of both tensors.
-    """
-
-    def __init__(
-        self,
-        capacity: int,
-        feature_shape: Sequence[int],
-        label_shape: Sequence[int],
-        device: torch.device | str | None = None,
-        dtype: torch.dtype = torch.float32,
-    ) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be >= 1, got {capacity}")
-        self.capacity = int(capacity)
-        self._x = torch.zeros((self.capacity, *feature_shape), dtype=dtype, device=device)
-        self._y = torch.zeros((self.capacity, *label_shape), dtype=dtype, device=device)
-        self._count = 0  # pairs ever pushed
-
-    def __len__(self) -> int:
-        return min(self._count, self.capacity)
-
-    @property
-    def pushed(self) -> int:
-        """How many pairs were ever pushed (including overwritten ones)."""
-        return self._count
-
-    def push(self, features: torch.Tensor, label: torch.Tensor) -> None:
-        """Store one pair (shapes ``feature_shape`` and ``label_shape``), replacing the oldest if full."""
-        if tuple(features.shape) != tuple(self._x.shape[1:]) or tuple(label.shape) != tuple(self._y.shape[1:]):
-            raise ValueError(
-                f"expected features {tuple(self._x.shape[1:])} and label {tuple(self._y.shape[1:])}, "
-                f"got {tuple(features.shape)} and {tuple(label.shape)}"
-            )
-        slot = self._count % self.capacity
-        self._x[slot].copy_(features.detach())
-        self._y[slot].copy_(label.detach())
-        self._count += 1
-
-    def features(self) -> torch.Tensor:
-        """``(n, *feature_shape)``, n = ``len(self)``."""
-        return self._x[: len(self)]
-
-    def labels(self) -> torch.Tensor:
-        """``(n, *label_shape)``."""
-        return self._y[: len(self)]
-
-    def clear(self) -> None:
-        """Forget every pair (the memory stays allocated)."""
-        self._count = 0
-
-
-# --------------------------------------------------------------------------- timing
 
 
 class Profiler:
@@ -665,7 +567,7 @@ class DeepTrackerBase:
     Args:
         device: where every tensor lives; ``None``: the given backbone's device, else
             :func:`rankatt_lib.device`.
-        backbone: a :class:`~rankatt_lib.features.VGG16Features` returning ``layer``.
+        backbone: a :class:`~rankatt_lib.features.vgg16.VGG16Features` returning ``layer``.
         layer: the feature layer the tracker reads.
         profile: time the components (see :class:`Profiler`).
         channels_last: build the default backbone in ``torch.channels_last`` memory format (a given

@@ -12,7 +12,7 @@ temporal branch on frame 1) are **not** included: the paper under reproduction s
 single convolution kernel, and the baseline it is compared with is exactly that kernel.
 
 What follows CREST's released code (``ybsong00/CREST-Release``, ``CREST_tracking.m``, ``initNet.m``,
-``L2normLoss.m``, ``scale_estimation.m``) and DESIGN.md section 5:
+``L2normLoss.m``, ``scale_estimation.m``) and book appendix, reading-evaluation:
 
 * features: VGG16 conv4_3 after ReLU, multiplied by a cosine (Hann) window, reduced from 512 to
   64 channels by a PCA fitted on frame 1 and projected without centring;
@@ -33,7 +33,7 @@ What follows CREST's released code (``ybsong00/CREST-Release``, ``CREST_tracking
 
 What is ours (each a documented field of :class:`CRESTConfig`):
 
-* the search region is ``2.9 x sqrt(w h)`` resampled to 255 px (DESIGN.md section 2; CREST uses
+* the search region is ``2.9 x sqrt(w h)`` resampled to 255 px (book appendix, reading-method; CREST uses
   5x the target and cell size 4 on resampled conv4_3 features), so conv4_3 is a 31 x 31 map with
   the target ~11 cells wide;
 * all scales are cropped around the previous centre and go through VGG16 in **one** batch; the
@@ -59,11 +59,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..configs import make_config
-from ..features import VGG16Features
-from ..geometry import cosine_window
-from ..registry import register
-from .base import (
+from rankatt_lib.configs import make_config
+from rankatt_lib.features.geometry import cosine_window
+from rankatt_lib.features.vgg16 import VGG16Features
+from rankatt_lib.registry import register
+from rankatt_lib.trackers.base import (
     PART_TRACKER_SCALE_NORMALISATIONS,
     SCALE_NORMALISATIONS,
     DeepTrackerBase,
@@ -104,9 +104,9 @@ class CRESTConfig:
     """Every number of the CREST-style tracker. CREST's released values unless marked *ours*.
 
     Geometry and features:
-        search_area_factor: search square side / ``sqrt(w h)`` (*ours*, DESIGN.md: 2.9; CREST: 5x
+        search_area_factor: search square side / ``sqrt(w h)`` (*ours*, our reading: 2.9; CREST: 5x
             the longer side).
-        patch_size: search patch side in pixels (*ours*, DESIGN.md: 255 -> conv4_3 31 x 31).
+        patch_size: search patch side in pixels (*ours*, our reading: 255 -> conv4_3 31 x 31).
         layer: backbone layer (CREST: conv4_3).
         pca_channels: channels kept by the frame-1 PCA (CREST: 64); ``None`` keeps all 512.
         feature_window: multiply the features by a Hann window (CREST: yes).
@@ -139,7 +139,7 @@ class CRESTConfig:
         fresh_update_optimizer: a new Adam state for every update (CREST: yes).
         keep_first_sample: always add frame 1's pair to the update batch (*ours*; CREST: no;
             no better on the synthetic training split).
-        update_min_peak: frames whose peak is below it are not learned from (*ours*: DESIGN.md's
+        update_min_peak: frames whose peak is below it are not learned from (*ours*: our reading's
             0.15 gate applied to learning too; CREST's code gates only the scale).
 
     Detection and scale:
@@ -377,7 +377,7 @@ class CRESTTracker(DeepTrackerBase):
         config: the settings (default :class:`CRESTConfig`).
         device: where everything runs (default: the backbone's device, else
             :func:`rankatt_lib.device`).
-        backbone: a :class:`~rankatt_lib.features.VGG16Features` to share (default: one cached
+        backbone: a :class:`~rankatt_lib.features.vgg16.VGG16Features` to share (default: one cached
             per device, :func:`~rankatt_lib.trackers.base.shared_backbone`).
         profile: time the components; ``profiler.summary()`` gives seconds per call of ``"crop"``,
             ``"features"``, ``"response"`` and ``"update"``.

@@ -1,6 +1,6 @@
 r"""A deep DCF: chapter 2's correlation filter, multi-channel, on VGG16 conv4_3 (the simple baseline).
 
-The book's MOSSE / KCF (:mod:`rankatt_lib.cf`) made multi-channel and put on the same deep features
+The book's MOSSE / KCF (:mod:`rankatt_lib.trackers.cf`) made multi-channel and put on the same deep features
 and search region as the CREST-style tracker (:mod:`rankatt_lib.trackers.crest`), so that the
 comparison is about the *model*, not about the features or the scale search. The filter is solved
 in **closed form in the Fourier domain**, never by gradient descent:
@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..configs import make_config
-from ..features import VGG16Features
-from ..geometry import cosine_window
-from ..registry import register
-from .base import (
+from rankatt_lib.configs import make_config
+from rankatt_lib.features.geometry import cosine_window
+from rankatt_lib.features.vgg16 import VGG16Features
+from rankatt_lib.registry import register
+from rankatt_lib.trackers.base import (
     DeepTrackerBase,
     SearchGeometry,
     crop_pyramid,
@@ -70,7 +70,7 @@ class DeepDCFConfig:
 
     Geometry and features (the same as :class:`~rankatt_lib.trackers.crest.CRESTConfig`, for a fair
     comparison):
-        search_area_factor: search square side / ``sqrt(w h)`` (CRESTConfig / DESIGN.md: 2.9; HCF's
+        search_area_factor: search square side / ``sqrt(w h)`` (CRESTConfig / our reading: 2.9; HCF's
             padding 1.8 is 2.8x the target, KCF's 1.5 is 2.5x).
         patch_size: search patch side in pixels (CRESTConfig: 255 -> conv4_3 31 x 31).
         layer: backbone layer (CRESTConfig: conv4_3).
@@ -189,7 +189,7 @@ class DeepDCFTracker(DeepTrackerBase):
         config: the settings (default :class:`DeepDCFConfig`).
         device: where everything runs (default: the backbone's device, else
             :func:`rankatt_lib.device`, i.e. CUDA when there is one).
-        backbone: a :class:`~rankatt_lib.features.VGG16Features` to share (default: the VGG16
+        backbone: a :class:`~rankatt_lib.features.vgg16.VGG16Features` to share (default: the VGG16
             cached per device, :func:`~rankatt_lib.trackers.base.shared_backbone`).
         profile: time the components (``"crop"``, ``"features"``, ``"response"``, ``"update"``).
 

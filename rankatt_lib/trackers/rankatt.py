@@ -1,32 +1,32 @@
 r"""The ranking-attention tracker of Peng, Kamata & Breckon (ICIP 2019), wired from the library's pieces.
 
-Per frame ``t >= 2`` (paper §2, Fig. 1-2; DESIGN.md §2):
+Per frame ``t >= 2`` (paper §2, Fig. 1-2; book appendix, reading-method):
 
 1. crop the scale pyramid around the previous centre (one :func:`~.base.crop_pyramid` call) and run
    VGG16 **once** on the batch of scales: :math:`x^S_t` = conv4_3 ``(S, 512, 31, 31)``,
    :math:`x^L_t` = conv3_3 ``(S, 256, 63, 63)``;
 2. the ranking scores and re-orders its N kernels on the reference (scale-1) patch's
-   :math:`x^S_t` (Eq. 1-5, :class:`~rankatt_lib.ranking.Ranking`), PreNet + ConvLSTM give the
+   :math:`x^S_t` (Eq. 1-5, :class:`~rankatt_lib.components.ranking.Ranking`), PreNet + ConvLSTM give the
    attention kernel :math:`h_t` and replace the worst kernel (Eq. 6-7,
-   :class:`~rankatt_lib.convlstm.RankingUpdater`);
+   :class:`~rankatt_lib.components.convlstm.RankingUpdater`);
 3. attention for every scale: :math:`m_t = h_t * x^S_t` (Eq. 8), upsampled and applied to
    :math:`x^L_t` with the residual connection, :math:`\tilde x^L = x^L (1 + a(m))`
-   (:func:`~rankatt_lib.attention.apply_attention`);
+   (:func:`~rankatt_lib.components.attention.apply_attention`);
 4. the part-based tracker's 9 channels on :math:`\tilde x^L_t`, combined into one map by the prior
-   kernel (:class:`~rankatt_lib.parts.PartTracker`), times CREST's motion prior;
+   kernel (:class:`~rankatt_lib.components.parts.PartTracker`), times CREST's motion prior;
 5. peak over scales -> scale selection (penalty, confidence gate) -> new centre and damped size;
 6. online update of the part tracker (Eq. 10) on its schedule, from a ring buffer of the last
    T = 12 frames whose labels are the tracked boxes; frames with a low peak are not learned from.
 
-Frame 1: :math:`h_0` = the kernel minimising Eq. 9 on frame 1 (:func:`~rankatt_lib.init_kernel.init_kernel`),
+Frame 1: :math:`h_0` = the kernel minimising Eq. 9 on frame 1 (:func:`~rankatt_lib.components.init_kernel.init_kernel`),
 the ranking = N copies of :math:`h_0`, the hidden state :math:`h = h_0`, and the part tracker
 is trained on frame 1's attended :math:`\tilde x^L_1` (attention by :math:`h_0`).
 
 The ranking updater (PreNet + ConvLSTM) is the checkpoint trained offline
 (``rankatt_lib/checkpoints/ranking_synthetic.pt``, ``rankatt train``) when it is
 present; otherwise the untrained updater (whose initialisation makes it a running average of the
-best kernel, :mod:`rankatt_lib.convlstm`). Which one was used is :attr:`RankingAttentionTracker.updater_source`
-(``"checkpoint"`` or ``"untrained"``), never guessed.
+best kernel, :mod:`rankatt_lib.components.convlstm`). Which one was used is
+:attr:`RankingAttentionTracker.updater_source` (``"checkpoint"`` or ``"untrained"``), never guessed.
 
 Ablations (config switches, also registered by name): ``use_ranking=False`` (``"rankatt-noranking"``:
 the attention kernel is :math:`h_0`, fixed for the whole sequence), ``n_kernels=1``
@@ -60,16 +60,22 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch
 
-from ..attention import ATTENTION_VARIANTS, AttentionConfig, AttentionVariant, apply_attention, attention_map
-from ..configs import make_config
-from ..convlstm import RankingUpdater
-from ..features import VGG16Features
-from ..init_kernel import DEFAULT_INIT_ITERS, init_kernel, target_label
-from ..parts import PartInitInfo, PartTracker, PartTrackerConfig
-from ..pnr import DEFAULT_PNR_EPS
-from ..ranking import Ranking
-from ..registry import register
-from .base import (
+from rankatt_lib.components.attention import (
+    ATTENTION_VARIANTS,
+    AttentionConfig,
+    AttentionVariant,
+    apply_attention,
+    attention_map,
+)
+from rankatt_lib.components.convlstm import RankingUpdater
+from rankatt_lib.components.init_kernel import DEFAULT_INIT_ITERS, init_kernel, target_label
+from rankatt_lib.components.parts import PartInitInfo, PartTracker, PartTrackerConfig
+from rankatt_lib.components.pnr import DEFAULT_PNR_EPS
+from rankatt_lib.components.ranking import Ranking
+from rankatt_lib.configs import make_config
+from rankatt_lib.features.vgg16 import VGG16Features
+from rankatt_lib.registry import register
+from rankatt_lib.trackers.base import (
     PART_TRACKER_SCALE_NORMALISATIONS,
     PRECISIONS,
     SCALE_NORMALISATIONS,
@@ -108,7 +114,7 @@ UpdaterChoice = Literal["auto", "checkpoint", "untrained"]
 _UPDATER_CHOICES = ("auto", "checkpoint", "untrained")
 
 #: ``RankingAttentionConfig.ranking_init`` (the readings of issue #20, ``data_scripts/screen_readings.py``):
-#: ``"copies"`` (N copies of h0, DESIGN.md's reading, the default), ``"augmented"`` (h0 and N - 1
+#: ``"copies"`` (N copies of h0, our reading, the default), ``"augmented"`` (h0 and N - 1
 #: kernels fitted on augmented copies of frame 1's patch), ``"first_frames"`` (h0 alone; each
 #: frame's new cell state is appended until the ranking holds N kernels).
 RankingInit = Literal["copies", "augmented", "first_frames"]
@@ -135,7 +141,7 @@ COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune", "max-autot
 @dataclass
 class RankingAttentionConfig:
     """Every number of the ranking-attention tracker: the paper's value where it gives one, else
-    DESIGN.md's / CREST's (marked), else *ours* (marked).
+    our reading's / CREST's (marked), else *ours* (marked).
 
     Paper (§2, §3.1):
         n_kernels: ranking length N (paper: 3).
@@ -146,7 +152,7 @@ class RankingAttentionConfig:
         lambda2: Eq. 10's weight on ``||w||^2`` (paper: 1e-7).
         part_grid: parts per side (paper: 3 x 3 = 9 channels); part_kernel: their kernel (paper: 7).
 
-    Geometry (DESIGN.md §2):
+    Geometry (book appendix, reading-method):
         search_area_factor: search square side / ``sqrt(w h)`` (2.9: the target is ~88 px = 11
             conv4_3 cells in the patch).
 
@@ -155,13 +161,13 @@ class RankingAttentionConfig:
             is not run).
         use_ranking: update the ranking / h with the ConvLSTM every frame (False: the "without
             ranking" baseline, a single fixed h0 as the attention kernel).
-        attention_variant: ``"residual"`` (DESIGN.md: ``xL (1 + a)``), ``"multiply"`` or ``"none"``.
+        attention_variant: ``"residual"`` (our reading: ``xL (1 + a)``), ``"multiply"`` or ``"none"``.
         attention_upsample: ``"cells"`` (on the backbone's cell geometry) or ``"resize"``.
         init_iters: CG iterations of the Eq. 9 solve for h0 (*ours*, :data:`DEFAULT_INIT_ITERS`).
         init_sigma_factor: sigma of Eq. 9's Gaussian label / target size in cells (CREST: 0.1).
         updater: ``"auto"`` (the checkpoint if the file exists, else untrained), ``"checkpoint"``
             (the file must exist) or ``"untrained"`` (the ConvLSTM's initialisation, seeded, with the
-            checkpoint's :class:`~rankatt_lib.convlstm.RankingUpdaterConfig` when the file exists, so
+            checkpoint's :class:`~rankatt_lib.components.convlstm.RankingUpdaterConfig` when the file exists, so
             that the ablation compares the trained updater with its own starting point).
         checkpoint: path of the updater checkpoint; ``None`` = :data:`DEFAULT_CHECKPOINT`.
         updater_seed: seed of the untrained updater's initialisation (*ours*).
@@ -169,7 +175,7 @@ class RankingAttentionConfig:
     Readings of the ranking and attention (issue #20; defaults = the book's behaviour;
     ``data_scripts/screen_readings.py`` screens them on a validation split):
         ranking_init: what fills the N slots on frame 1 (:data:`RANKING_INITS`): ``"copies"`` (N
-            copies of h0, DESIGN.md §2), ``"augmented"`` (slot 0 = h0, slot k = the Eq. 9 kernel
+            copies of h0, book appendix, reading-method), ``"augmented"`` (slot 0 = h0, slot k = the Eq. 9 kernel
             fitted, with the same solver and label width, on frame 1's patch altered by
             ``augmentations[k - 1]``) or ``"first_frames"`` (the ranking starts as h0 alone and the
             new cell state of frames 2, 3, ... is appended, not swapped for the worst kernel,
@@ -187,7 +193,7 @@ class RankingAttentionConfig:
         init_sigma_factor (above) is the attention label's width: it is used for h0 (and the
         augmented kernels) only, never by the part tracker; 0.5 makes the label cover the target.
 
-    Part tracker (DESIGN.md §2/§5, :class:`~rankatt_lib.parts.PartTrackerConfig`):
+    Part tracker (our reading, :class:`~rankatt_lib.components.parts.PartTrackerConfig`):
         single_channel: one channel on the whole target, no prior kernel (the ablation).
         part_init_max_steps: cap on frame-1 optimiser steps (*ours*, the part tracker's 100).
         part_init_lr, part_update_lr: learning rates, fan-in units (*ours*, the part tracker's).
@@ -197,7 +203,7 @@ class RankingAttentionConfig:
             (CREST's 0.15 gate).
         part_seed: seed of the part weights' initialisation (they start at zero by default).
 
-    Detection and scale (CREST's released values, DESIGN.md §5):
+    Detection and scale (CREST's released values, book appendix, reading-evaluation):
         motion_sigma_factor: motion prior sigma = factor x target size in (conv3_3) cells (0.6).
         scales: relative scales searched each frame, the reference (1) first (1, 0.95, 1.05).
         scale_penalty: multiplier of the peaks of scales != 1 (CREST: 1.0, none).
@@ -346,7 +352,7 @@ class RankingAttentionConfig:
         return DEFAULT_CHECKPOINT if self.checkpoint is None else Path(self.checkpoint)
 
     def part_config(self, channels: int = 256) -> PartTrackerConfig:
-        """The :class:`~rankatt_lib.parts.PartTrackerConfig` these settings imply."""
+        """The :class:`~rankatt_lib.components.parts.PartTrackerConfig` these settings imply."""
         return PartTrackerConfig(
             grid=self.part_grid,
             kernel=self.part_kernel,
@@ -375,7 +381,7 @@ class RankingAttentionInitInfo:
         h0: ``(1, 512, k, k)`` the Eq. 9 kernel (device tensor).
         label_S: ``(31, 31)`` Eq. 9's label on frame 1.
         target_cells_S: target ``(w, h)`` in conv4_3 cells; target_cells_L: in conv3_3 cells.
-        parts: the part tracker's :class:`~rankatt_lib.parts.PartInitInfo`.
+        parts: the part tracker's :class:`~rankatt_lib.components.parts.PartInitInfo`.
         updater_source: ``"checkpoint"`` or ``"untrained"``.
     """
 
@@ -708,19 +714,19 @@ class RankingAttentionTracker(DeepTrackerBase):
     Args:
         config: the settings (default :class:`RankingAttentionConfig`).
         device: where everything runs (default: the backbone's, else :func:`rankatt_lib.device`).
-        backbone: a :class:`~rankatt_lib.features.VGG16Features` returning conv3_3 and conv4_3
+        backbone: a :class:`~rankatt_lib.features.vgg16.VGG16Features` returning conv3_3 and conv4_3
             (default: one cached per device, :func:`~rankatt_lib.trackers.base.shared_backbone`).
         profile: time the components; ``profiler.summary()`` gives seconds per call of ``"crop"``,
             ``"features"``, ``"ranking"``, ``"attention"``, ``"parts"`` and ``"update"``.
-        ranking_updater: an already built :class:`~rankatt_lib.convlstm.RankingUpdater` (then
+        ranking_updater: an already built :class:`~rankatt_lib.components.convlstm.RankingUpdater` (then
             ``updater_source`` is ``"given"``); default: by ``config.updater``.
 
     Attributes:
         updater_source: ``"checkpoint"`` / ``"untrained"`` (/ ``"given"``).
         init_info: :class:`RankingAttentionInitInfo` after ``init``.
         last: :class:`RankingAttentionFrameInfo` of the latest frame.
-        ranking: the :class:`~rankatt_lib.ranking.Ranking`; h: the current attention kernel.
-        parts: the :class:`~rankatt_lib.parts.PartTracker`.
+        ranking: the :class:`~rankatt_lib.components.ranking.Ranking`; h: the current attention kernel.
+        parts: the :class:`~rankatt_lib.components.parts.PartTracker`.
 
     Raises:
         FileNotFoundError: ``updater="checkpoint"`` and the file is missing.

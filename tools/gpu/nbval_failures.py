@@ -4,7 +4,7 @@ Usage: ``python tools/gpu/nbval_failures.py REPORT.xml`` (used by ``device_check
 
 Prints one summary line, ``nbval: N failed cells: K for the missing OpenCV contrib, M other``,
 then every other failure by name. A cell counts as "missing OpenCV contrib" when its error says
-so (:mod:`rankatt_lib.baselines` raises ``RuntimeError`` naming ``opencv-contrib``): the GPU
+so (:mod:`rankatt_lib.trackers.opencv` raises ``RuntimeError`` naming ``opencv-contrib``): the GPU
 machine's OpenCV has no CSRT/KCF/MOSSE, which says nothing about the GPU. Exit status: 0 when
 every failure is of that kind, 1 otherwise, 2 when the report is missing or unreadable.
 """
