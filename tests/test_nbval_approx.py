@@ -94,6 +94,18 @@ def test_align_outputs_replaces_only_what_matches() -> None:
     assert fresh[0]["text"] == "PNR 94.2\n"          # the inputs are not modified
 
 
+def test_a_glued_value_in_a_marked_cell_is_compared_within_the_tolerance() -> None:
+    # myst_nb's glue(display=False) stores the value's repr under a papermill mime type
+    key = "application/papermill.record/text/plain"
+    def glued(v):
+        return [{"output_type": "display_data", "data": {key: v}, "metadata": {"scrapbook": {"name": "k"}}}]
+
+    out, problems = nbval_approx.align_outputs(glued("0.9712"), glued("0.9700"), Tolerance(rtol=0.01))
+    assert out[0]["data"][key] == "0.9700" and problems == []
+    out, problems = nbval_approx.align_outputs(glued("0.99"), glued("0.97"), Tolerance(rtol=0.01))
+    assert out[0]["data"][key] == "0.99" and len(problems) == 1
+
+
 def _notebook(path: Path, cells: list[tuple[str, str]]) -> None:
     nb = {"cells": [{"cell_type": "code", "execution_count": i + 1, "metadata": {}, "source": src,
                      "outputs": [{"output_type": "stream", "name": "stdout", "text": out}]}

@@ -154,7 +154,13 @@ def compare_text(new: str, committed: str, tol: Tolerance) -> Comparison:
     return Comparison(not problems, problems)
 
 
-TEXT_KEYS = ("text/plain", "text/html", "text/markdown")
+TEXT_KEYS = (
+    "text/plain",
+    "text/html",
+    "text/markdown",
+    # what myst_nb's glue(..., display=False) stores: the value's repr, read by {glue:text}
+    "application/papermill.record/text/plain",
+)
 
 
 def align_outputs(new: list, committed: list, tol: Tolerance, sanitize=lambda s: s) -> tuple[list, list[str]]:
