@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                 tr.init(img, g)
                 tr.update(img if mag == 1.0 else magnify(img, centre, mag))
                 last = tr.last
-                scales = np.asarray(tr.config.scales, dtype=np.float64)
+                scales = np.asarray(tr.config.search.scales, dtype=np.float64)
                 parts = np.asarray(last.peaks, dtype=np.float64)
                 kernel = kernel_scale_scores(last.attention).double().numpy()
                 right = float(scales[np.argmin(np.abs(np.log(scales) - np.log(mag)))])

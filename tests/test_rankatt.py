@@ -7,8 +7,6 @@ patches (conv4_3 15 x 15) and a few frames, since they check internals, not accu
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -17,6 +15,7 @@ from tracker_helpers import fast
 
 from rankatt_lib.components.attention import attention_map
 from rankatt_lib.components.convlstm import RankingUpdater
+from rankatt_lib.configs import make_config
 from rankatt_lib.features import VGG16Features
 from rankatt_lib.features.geometry import box_to_center
 from rankatt_lib.registry import make_tracker
@@ -54,12 +53,12 @@ def tracked(backbone: VGG16Features) -> dict[str, object]:
 
 def test_config_defaults_are_the_papers_numbers() -> None:
     cfg = RankingAttentionConfig()
-    assert cfg.n_kernels == 3 and cfg.T == 12 and cfg.patch_size == 255 and cfg.kernel_size == 11
-    assert cfg.lambda1 == 1e-10 and cfg.lambda2 == 1e-7
-    assert cfg.part_grid == 3 and cfg.part_kernel == 7
-    assert cfg.search_area_factor == 2.9 and cfg.scales == (1.0, 0.95, 1.05)
+    assert cfg.n_kernels == 3 and cfg.parts.T == 12 and cfg.search.patch_size == 255 and cfg.kernel_size == 11
+    assert cfg.lambda1 == 1e-10 and cfg.parts.lambda2 == 1e-7
+    assert cfg.parts.grid == 3 and cfg.parts.kernel == 7
+    assert cfg.search.search_area_factor == 2.9 and cfg.search.scales == (1.0, 0.95, 1.05)
     assert cfg.attention_variant == "residual" and cfg.use_ranking and cfg.use_attention
-    assert not cfg.single_channel and cfg.updater == "auto" and cfg.checkpoint_path == DEFAULT_CHECKPOINT
+    assert not cfg.parts.single_channel and cfg.updater == "auto" and cfg.checkpoint_path == DEFAULT_CHECKPOINT
     parts = cfg.part_config()
     assert parts.T == 12 and parts.lambda2 == 1e-7 and parts.out_channels == 9 and parts.kernel == 7
 
@@ -171,7 +170,7 @@ def test_registered_names(backbone: VGG16Features) -> None:
     for name, preset in VARIANTS.items():
         t = make_tracker(name, backbone=backbone)
         assert isinstance(t, RankingAttentionTracker)
-        assert t.config == dataclasses.replace(RankingAttentionConfig(), **preset)
+        assert t.config == make_config(RankingAttentionConfig, None, preset)
 
 
 def test_updater_source(backbone: VGG16Features, tmp_path: object) -> None:

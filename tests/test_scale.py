@@ -23,6 +23,7 @@ import torch
 from test_crest import small_tracker, textured_sequence
 
 from rankatt_lib.components.parts import PartTracker, part_centres, part_labels
+from rankatt_lib.configs import make_config
 from rankatt_lib.features import VGG16Features
 from rankatt_lib.features.geometry import box_to_center, magnify
 from rankatt_lib.trackers.base import (
@@ -129,19 +130,20 @@ def test_scale_trend_calibration_removes_the_slope_and_keeps_the_curvature() -> 
 def test_config_defaults() -> None:
     # CREST compares its own kernel's peaks; the ranking-attention tracker its attention kernel's
     # (issue #20), not the parts' raw peaks, which the rankatt-crestscale variant keeps
-    assert CRESTConfig().scale_normalisation == "none" and CRESTConfig().antialias is True
-    assert RankingAttentionConfig().scale_normalisation == "attention" and RankingAttentionConfig().antialias is True
+    assert CRESTConfig().search.scale_normalisation == "none" and CRESTConfig().search.antialias is True
+    assert RankingAttentionConfig().search.scale_normalisation == "attention"
+    assert RankingAttentionConfig().search.antialias is True
     assert VARIANTS["rankatt-crestscale"] == {"scale_normalisation": "none"}
     with pytest.raises(ValueError, match="scale_normalisation"):
-        CRESTConfig(scale_normalisation="max")
+        make_config(CRESTConfig, None, {"scale_normalisation": "max"})
     with pytest.raises(ValueError, match="scale_normalisation"):
-        CRESTConfig(scale_normalisation="parts")  # CREST has one kernel, no parts
+        make_config(CRESTConfig, None, {"scale_normalisation": "parts"})  # CREST has one kernel, no parts
     with pytest.raises(ValueError, match="scale_normalisation"):
-        CRESTConfig(scale_normalisation="attention")  # nor an attention kernel
+        make_config(CRESTConfig, None, {"scale_normalisation": "attention"})  # nor an attention kernel
     with pytest.raises(ValueError, match="scale_normalisation"):
-        CRESTConfig(scale_normalisation="attention_h0")
+        make_config(CRESTConfig, None, {"scale_normalisation": "attention_h0"})
     with pytest.raises(ValueError, match="scale_normalisation"):
-        RankingAttentionConfig(scale_normalisation="max")
+        make_config(RankingAttentionConfig, None, {"scale_normalisation": "max"})
 
 
 # --------------------------------------------------------------------------- a repeated frame
@@ -230,7 +232,7 @@ def test_rankatt_attention_scale_keeps_1_on_a_repeated_frame_and_follows_a_magni
     chosen = {}
     for s in (1.0, 1.05**2, 1.05**-2):
         tr = fast(backbone, **variant)  # the default: scale_normalisation="attention"
-        assert tr.config.scale_normalisation == "attention"
+        assert tr.config.search.scale_normalisation == "attention"
         tr.init(imgs[0], g)
         tr.update(imgs[0] if s == 1.0 else magnify(imgs[0], centre, s))
         assert tr.last is not None and tr._scale_calib is None

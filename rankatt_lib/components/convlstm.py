@@ -502,7 +502,7 @@ class RankingUpdater(nn.Module):
                 printed) = the best kernel :math:`c^{(1st)}_t`. The ``"carried"`` reading
                 (:attr:`~rankatt_lib.trackers.rankatt.RankingAttentionConfig.cell_input`) passes
                 the previous frame's new cell state, as in the N = 1 offline training
-                (:func:`rankatt_lib.training.offline.unroll`); PreNet still reads :math:`c^{(1st)}_t`.
+                (:func:`rankatt_lib.training.unroll.unroll`); PreNet still reads :math:`c^{(1st)}_t`.
             append: add the new cell state as a new slot (:meth:`Ranking.append`) instead of
                 replacing the worst one (the ``"first_frames"`` initialisation, until N kernels).
 

@@ -9,7 +9,7 @@ kernel that minimises the offline loss (Eq. 9) on the first frame,
         + \lambda_1 \|h\|^2, \qquad \lambda_1 = 10^{-10}, \tag{9}
 
 and every slot of the ranking starts as :math:`h_0` (:meth:`rankatt_lib.components.ranking.Ranking.from_kernel`).
-The same function initialises every training clip (:mod:`rankatt_lib.training.offline`) and the tracker,
+The same function initialises every training clip (:mod:`rankatt_lib.training`) and the tracker,
 so the updater is trained from exactly the kernels it will start from.
 
 How it is solved (:func:`init_kernel`)

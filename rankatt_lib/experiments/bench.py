@@ -439,7 +439,8 @@ def _bench_sequence(
             if "backbone" in include:
                 # the patches update() is about to crop (same centre, size, scales)
                 side = tr.geo_S.search_side(tr.size)
-                patches = crop_pyramid(dev_frames[t], tr.center, side, cfg.scales, cfg.patch_size, cfg.antialias)
+                sc = cfg.search
+                patches = crop_pyramid(dev_frames[t], tr.center, side, sc.scales, sc.patch_size, sc.antialias)
                 if t == 1:
                     init_s["backbone"], _ = timed(lambda p=patches: forward(p))
                 s, _ = timed(lambda p=patches: forward(p))

@@ -49,8 +49,11 @@ from rankatt_lib.features.geometry import box_to_center, center_to_box, check_bo
 from rankatt_lib.features.vgg16 import LAYER_STRIDES, VGG16Features
 
 __all__ = [
+    "COMPILE_MODES",
     "PRECISIONS",
     "SCALE_NORMALISATIONS",
+    "ExecutionConfig",
+    "SearchConfig",
     "DeepTrackerBase",
     "Profiler",
     "SampleBuffer",
@@ -72,6 +75,128 @@ __all__ = [
     "select_scale",
     "shared_backbone",
 ]
+
+
+# --------------------------------------------------------------------------- shared settings
+
+#: ``SearchConfig.scale_normalisation``: what the peaks of the scales are compared on. ``"none"``
+#: (CREST's rule: the raw peaks), ``"frame1"`` and ``"trend"`` (calibrated by frame 1's peaks) work
+#: for any of the deep trackers; the rest only for the part-based one
+#: (:data:`PART_TRACKER_SCALE_NORMALISATIONS`).
+SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts", "trend", "attention", "attention_h0")
+#: the values that compare the scales on something only the part-based tracker has (its parts, or
+#: its attention kernel): its detection step scores them; CREST's config refuses them
+PART_TRACKER_SCALE_NORMALISATIONS: tuple[str, ...] = ("parts", "attention", "attention_h0")
+
+#: ``ExecutionConfig.compile``: ``"off"`` (eager, the default) or a ``torch.compile`` mode for the
+#: per-frame detection step (``"reduce-overhead"`` = Inductor + CUDA graphs on a GPU).
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+@dataclass
+class SearchConfig:
+    """Where a deep tracker looks and how it picks the scale: the settings the CREST-style tracker,
+    the deep DCF and the ranking-attention tracker share, in one place. CREST's released values
+    (book appendix, reading-evaluation) unless marked; each tracker's config holds one as ``search``.
+
+    Search region (book appendix, reading-method):
+        search_area_factor: search square side / ``sqrt(w h)`` (our reading: 2.9, so that the
+            target is ~88 px = 11 conv4_3 cells in the patch; CREST: 5x the longer side).
+        patch_size: search patch side H = W in pixels (paper: 255 -> conv4_3 31 x 31, conv3_3 63 x 63).
+        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*, on by
+            default: a target over ~88 px is otherwise shrunk with aliasing; CREST: no). Patches
+            that are enlarged, or shrunk less than 1.6x (every synthetic sequence), are
+            bit-identical either way.
+        min_size: smallest target side in pixels (*ours*).
+        refresh_geometry: when a per-axis clamp of the size changes the box's aspect ratio,
+            rebuild the labels' size, the prior kernel and the motion prior from the new size in
+            cells (*ours*; ``False``: keep frame 1's).
+
+    Detection and scale:
+        motion_sigma_factor: motion prior sigma = factor x target size in cells (CREST: 0.6;
+            ``None``: no motion prior, as in MOSSE, KCF and the deep DCF).
+        scales: relative scales searched each frame, the reference (1) first (CREST: 1, 0.95, 1.05).
+        scale_penalty: multiplier of the peaks of scales != 1 (CREST: 1.0, none).
+        scale_damping: fraction of the scale change applied to the size (CREST: 0.6).
+        scale_min_peak: keep the size when the scale-1 peak is below it (CREST: 0.15).
+        subpixel: parabolic sub-cell peak refinement (*ours*; CREST: integer peak).
+        scale_normalisation: what the scales are compared on (:data:`SCALE_NORMALISATIONS`):
+            ``"none"`` (CREST's rule: the raw peaks), ``"frame1"`` (*ours*: each scale's peak
+            divided by the frame-1 model's peak on that scale of frame 1,
+            :func:`scale_calibration`), ``"trend"`` (*ours*: divided by the trend of those peaks
+            over the scales, :func:`scale_trend_calibration`), or, for the ranking-attention
+            tracker only, ``"attention"``, ``"attention_h0"`` and ``"parts"``
+            (:class:`~rankatt_lib.trackers.rankatt.RankingAttentionConfig` says what they do).
+    """
+
+    search_area_factor: float = 2.9
+    patch_size: int = 255
+    antialias: bool = True
+    min_size: float = 4.0
+    refresh_geometry: bool = True
+    motion_sigma_factor: float | None = 0.6
+    scales: tuple[float, ...] = (1.0, 0.95, 1.05)
+    scale_penalty: float = 1.0
+    scale_damping: float = 0.6
+    scale_min_peak: float = 0.15
+    subpixel: bool = True
+    scale_normalisation: str = "none"
+
+    def __post_init__(self) -> None:
+        self.scales = tuple(float(s) for s in self.scales)
+        if not self.scales or any(not (s > 0) for s in self.scales):
+            raise ValueError(f"scales must be positive, got {self.scales}")
+        if not self.search_area_factor > 0:
+            raise ValueError(f"search_area_factor must be > 0, got {self.search_area_factor}")
+        if int(self.patch_size) < 1:
+            raise ValueError(f"patch_size must be >= 1, got {self.patch_size}")
+        if self.motion_sigma_factor is not None and not self.motion_sigma_factor > 0:
+            raise ValueError(f"motion_sigma_factor must be > 0 or None, got {self.motion_sigma_factor}")
+        if not 0.0 <= self.scale_damping <= 1.0:
+            raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
+        if self.scale_normalisation not in SCALE_NORMALISATIONS:
+            raise ValueError(
+                f"scale_normalisation must be one of {SCALE_NORMALISATIONS}, got {self.scale_normalisation!r}"
+            )
+
+    @property
+    def reference(self) -> int:
+        """Index of the reference scale (1) in :attr:`scales` (the first 1, else the first scale)."""
+        return self.scales.index(1.0) if 1.0 in self.scales else 0
+
+
+@dataclass
+class ExecutionConfig:
+    """How the tracker runs, not what it computes (GPU options; they change rounding only).
+
+    Execution:
+        precision: the frozen backbone's precision, ``"fp32"`` (default, and the only sensible one
+            on a CPU), ``"bf16"`` or ``"fp16"`` (``torch.autocast`` around VGG16 only; its outputs
+            and everything the tracker ranks and learns stay float32).
+        channels_last: the default backbone in ``torch.channels_last`` memory format.
+        compile: ``"off"`` (default: eager) or a ``torch.compile`` mode (:data:`COMPILE_MODES`) for
+            the per-frame detection step (the ranking-attention tracker's
+            :func:`~rankatt_lib.trackers.rankatt.detect_step`: backbone, ranking, attention, parts,
+            peaks and scale choice; the crop and the Eq. 10 update stay eager).
+            ``"reduce-overhead"`` replays it as a CUDA graph on a GPU. The first frames of a run
+            pay the compilation.
+        compile_backend: the ``torch.compile`` backend (``"inductor"``; ``"eager"`` / ``"aot_eager"``
+            only trace, which checks the step for graph breaks without compiling).
+    """
+
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: str = "off"
+    compile_backend: str = "inductor"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
+        self.channels_last = bool(self.channels_last)
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
+        if not isinstance(self.compile_backend, str) or not self.compile_backend:
+            raise ValueError(f"compile_backend must be a backend name, got {self.compile_backend!r}")
 
 
 # --------------------------------------------------------------------------- geometry
@@ -378,22 +503,6 @@ def choose_scale(
     return torch.where(keep, torch.full_like(best, reference), best)
 
 
-#: ``scale_normalisation`` of the deep trackers' configs: ``"none"`` (CREST: the raw peaks of the
-#: scales are compared), ``"frame1"`` (each scale's peak is divided by the peak the frame-1 model
-#: gives that scale on frame 1 itself, :func:`scale_calibration`) or ``"parts"`` (the part-based
-#: tracker only: the scales are compared on how well the parts' peaks agree on one centre,
-#: :func:`rankatt_lib.trackers.rankatt.part_layout_scores`) or ``"trend"`` (each scale's peak is
-#: divided by the *trend* of the frame-1 peaks over the scales only, :func:`scale_trend_calibration`)
-#: or ``"attention"`` (the part-based tracker only: the scales are compared on the peak of the
-#: whole-target kernel's response on conv4_3, the attention map of Eq. 8, not on the parts') or
-#: ``"attention_h0"`` (the same on the frame-1 kernel :math:`h_0`'s response, which the ConvLSTM
-#: never changes).
-SCALE_NORMALISATIONS: tuple[str, ...] = ("none", "frame1", "parts", "trend", "attention", "attention_h0")
-#: the values that compare the scales on something only the part-based tracker has (its parts, or
-#: its attention kernel): its detection step scores them; CREST's config refuses them
-PART_TRACKER_SCALE_NORMALISATIONS: tuple[str, ...] = ("parts", "attention", "attention_h0")
-
-
 def scale_calibration(frame1_peaks: torch.Tensor, reference: int, max_ratio: float = 2.0) -> torch.Tensor:
     """The divisors that make the peaks of the scales comparable: the frame-1 peaks themselves.
 
@@ -510,8 +619,6 @@ def project_channels(features: torch.Tensor, basis: torch.Tensor) -> torch.Tenso
 
 
 # --------------------------------------------------------------------------- online learning
-
-
 
 
 class Profiler:

@@ -65,9 +65,9 @@ from rankatt_lib.features.vgg16 import VGG16Features
 from rankatt_lib.registry import register
 from rankatt_lib.trackers.base import (
     PART_TRACKER_SCALE_NORMALISATIONS,
-    SCALE_NORMALISATIONS,
     DeepTrackerBase,
     SampleBuffer,
+    SearchConfig,
     SearchGeometry,
     UpdateSchedule,
     crop_pyramid,
@@ -103,10 +103,7 @@ __all__ = [
 class CRESTConfig:
     """Every number of the CREST-style tracker. CREST's released values unless marked *ours*.
 
-    Geometry and features:
-        search_area_factor: search square side / ``sqrt(w h)`` (*ours*, our reading: 2.9; CREST: 5x
-            the longer side).
-        patch_size: search patch side in pixels (*ours*, our reading: 255 -> conv4_3 31 x 31).
+    Features:
         layer: backbone layer (CREST: conv4_3).
         pca_channels: channels kept by the frame-1 PCA (CREST: 64); ``None`` keeps all 512.
         feature_window: multiply the features by a Hann window (CREST: yes).
@@ -142,34 +139,17 @@ class CRESTConfig:
         update_min_peak: frames whose peak is below it are not learned from (*ours*: our reading's
             0.15 gate applied to learning too; CREST's code gates only the scale).
 
-    Detection and scale:
-        motion_sigma_factor: motion prior sigma = factor x target size in cells (CREST: 0.6).
-        scales: relative scales searched each frame, the reference (1) first (CREST: 1, 0.95, 1.05).
-        scale_damping: fraction of the scale change applied to the size (CREST: 0.6).
-        scale_min_peak: keep the size when the scale-1 peak is below it (CREST: 0.15).
-        scale_penalty: multiplier of the peaks of scales != 1 (CREST: 1.0, none; 0.98 was no
-            better on the synthetic training split).
-        subpixel: parabolic sub-cell peak refinement (*ours*; CREST: integer peak).
-        scale_normalisation: how the peaks of the scales are made comparable before the best one
-            is chosen: ``"none"`` (CREST, the default: raw peaks), ``"frame1"`` (*ours*: each
-            scale's peak divided by the frame-1 model's peak on that scale of frame 1,
-            :func:`~.base.scale_calibration`; one more backbone pass at init) or ``"trend"``
-            (*ours*: divided by the trend of those peaks over the scales only,
-            :func:`~.base.scale_trend_calibration`).
-        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*, on by
-            default: a target over ~88 px is otherwise shrunk with aliasing; CREST: no). Patches
-            that are enlarged, or shrunk less than 1.6x (every synthetic sequence), are
-            bit-identical either way.
-        refresh_geometry: when a per-axis clamp of the size (:meth:`~.base.DeepTrackerBase._clamp_size`)
-            changes the box's aspect ratio, rebuild the label sigma and the motion prior from the
-            new size in cells (*ours*; ``False``: keep frame 1's; the kernel's size stays frame 1's).
-        min_size: smallest target side in pixels (*ours*).
+    Groups:
+        search: the search region and the scale search (:class:`~.base.SearchConfig`: CREST's
+            scales 1, 0.95, 1.05 with its damping, gate and motion prior, compared by CREST's rule,
+            ``scale_normalisation="none"``; ``"frame1"`` and ``"trend"`` are the calibrated
+            alternatives; a scale penalty of 0.98 was no better on the synthetic training split).
+
+    Initial values:
         seed: seed of the kernel's initialisation (the kernel starts at 0 when ``init_std`` is 0).
         init_std: std of the kernel's random initial values (CREST: ~1e-8 relative, i.e. ~0).
     """
 
-    search_area_factor: float = 2.9
-    patch_size: int = 255
     layer: str = "conv4_3"
     pca_channels: int | None = 64
     feature_window: bool = True
@@ -194,23 +174,18 @@ class CRESTConfig:
     keep_first_sample: bool = False
     update_min_peak: float = 0.15
 
-    motion_sigma_factor: float = 0.6
-    scales: tuple[float, ...] = (1.0, 0.95, 1.05)
-    scale_damping: float = 0.6
-    scale_min_peak: float = 0.15
-    scale_penalty: float = 1.0
-    subpixel: bool = True
-    scale_normalisation: str = "none"
-    antialias: bool = True
-    refresh_geometry: bool = True
-    min_size: float = 4.0
     seed: int = 0
     init_std: float = 0.0
 
+    search: SearchConfig = field(default_factory=SearchConfig)
+
     def __post_init__(self) -> None:
-        self.scales = tuple(float(s) for s in self.scales)
-        if not self.scales or any(not (s > 0) for s in self.scales):
-            raise ValueError(f"scales must be positive, got {self.scales}")
+        if isinstance(self.search, dict):  # e.g. read back from JSON
+            self.search = SearchConfig(**self.search)
+        if not isinstance(self.search, SearchConfig):
+            raise TypeError(f"search must be a SearchConfig, got {type(self.search).__name__}")
+        if self.search.motion_sigma_factor is None:
+            raise ValueError("the CREST-style tracker needs a motion prior: search.motion_sigma_factor > 0")
         if self.loss not in ("crest", "mse"):
             raise ValueError(f"loss must be 'crest' or 'mse', got {self.loss!r}")
         if self.pca_channels is not None and self.pca_channels < 1:
@@ -221,17 +196,12 @@ class CRESTConfig:
         for name in ("update_steps", "init_max_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("output_sigma_factor", "motion_sigma_factor", "search_area_factor", "init_lr"):
+        for name in ("output_sigma_factor", "init_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not 0.0 <= self.scale_damping <= 1.0:
-            raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
-        if (
-            self.scale_normalisation not in SCALE_NORMALISATIONS
-            or self.scale_normalisation in PART_TRACKER_SCALE_NORMALISATIONS
-        ):
+        if self.search.scale_normalisation in PART_TRACKER_SCALE_NORMALISATIONS:
             raise ValueError(
-                f"scale_normalisation must be 'none', 'frame1' or 'trend', got {self.scale_normalisation!r}"
+                f"scale_normalisation must be 'none', 'frame1' or 'trend', got {self.search.scale_normalisation!r}"
             )
 
 
@@ -341,7 +311,7 @@ class CRESTFrameInfo:
 
     Attributes:
         frame: the frame number (1-based; frame 1 is the initialisation).
-        response: raw responses ``(S, h, w)``, one per scale (in ``config.scales`` order).
+        response: raw responses ``(S, h, w)``, one per scale (in ``config.search.scales`` order).
         weighted: ``response x motion prior`` ``(S, h, w)``.
         scale_index: the selected scale's index.
         scale: the selected scale factor.
@@ -401,7 +371,9 @@ class CRESTTracker(DeepTrackerBase):
         self.config: CRESTConfig = make_config(CRESTConfig, config, overrides)
         super().__init__(device, backbone, self.config.layer, profile)
         cfg = self.config
-        self.geometry = SearchGeometry.for_layer(cfg.layer, cfg.search_area_factor, cfg.patch_size, self.backbone)
+        self.geometry = SearchGeometry.for_layer(
+            cfg.layer, cfg.search.search_area_factor, cfg.search.patch_size, self.backbone
+        )
         self.schedule = UpdateSchedule(cfg.update_interval, cfg.update_min_peak)
         self.model: ConvolutionalDCF | None = None
         self.init_info: CRESTInitInfo | None = None
@@ -413,7 +385,7 @@ class CRESTTracker(DeepTrackerBase):
         self._basis: torch.Tensor | None = None  # (512, pca_channels)
         self._feat_scale = torch.ones(())  # 1 / frame-1 RMS of the prepared features
         self._scale_calib: torch.Tensor | None = None  # (S,) divisors of the peaks ("frame1")
-        self._ref = int(np.argmin(np.abs(np.asarray(self.config.scales) - 1.0)))
+        self._ref = int(np.argmin(np.abs(np.asarray(self.config.search.scales) - 1.0)))
 
     # -- features --
     def _prepare(self, feats: torch.Tensor) -> torch.Tensor:
@@ -427,7 +399,9 @@ class CRESTTracker(DeepTrackerBase):
         assert self.center is not None
         side = self.geometry.search_side(self.size)
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, scales, self.geometry.patch_size, self.config.antialias)
+            patches = crop_pyramid(
+                frame, self.center, side, scales, self.geometry.patch_size, self.config.search.antialias
+            )
         with self.profiler.section("features"):
             return extract_features(self.backbone, patches, self.config.layer)
 
@@ -480,7 +454,7 @@ class CRESTTracker(DeepTrackerBase):
         self._centre = torch.tensor([c0, c0], dtype=torch.float32, device=dev)
         label = gaussian_map((n, n), self._centre, self._label_sigma)
         self._prior = motion_prior(
-            (n, n), (c0, c0), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), device=dev
+            (n, n), (c0, c0), (cfg.search.motion_sigma_factor * hc, cfg.search.motion_sigma_factor * wc), device=dev
         )
         self._target_cells = (float(wc), float(hc))
         gen = torch.Generator().manual_seed(cfg.seed)
@@ -502,14 +476,14 @@ class CRESTTracker(DeepTrackerBase):
         with torch.no_grad():
             response = self.model(x0)[0]
         self._scale_calib = None
-        if cfg.scale_normalisation in ("frame1", "trend"):
+        if cfg.search.scale_normalisation in ("frame1", "trend"):
             # the trained model on frame 1's own scale pyramid: the same patches, batch and
             # operations as the first update on an unchanged frame (whose peaks it then divides to 1)
             with torch.no_grad():
-                xs = self._prepare(self._features(frame, cfg.scales))
-                peaks1 = find_peaks(self.model(xs) * self._prior, cfg.subpixel)[:, 2]
-            if cfg.scale_normalisation == "trend":
-                self._scale_calib = scale_trend_calibration(peaks1, cfg.scales, self._ref)
+                xs = self._prepare(self._features(frame, cfg.search.scales))
+                peaks1 = find_peaks(self.model(xs) * self._prior, cfg.search.subpixel)[:, 2]
+            if cfg.search.scale_normalisation == "trend":
+                self._scale_calib = scale_trend_calibration(peaks1, cfg.search.scales, self._ref)
             else:
                 self._scale_calib = scale_calibration(peaks1, self._ref)
 
@@ -537,25 +511,30 @@ class CRESTTracker(DeepTrackerBase):
         frame = self._frame(image)
         assert self.model is not None and self.buffer is not None
         side = self.geometry.search_side(self.size)
-        feats = self._features(frame, cfg.scales)
+        feats = self._features(frame, cfg.search.scales)
         with self.profiler.section("response"):
             with torch.no_grad():
                 x = self._prepare(feats)  # (S, C', n, n)
                 response = self.model(x)  # (S, n, n)
                 weighted = response * self._prior
-                peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
+                peaks = find_peaks(weighted, cfg.search.subpixel)  # (S, 3)
                 best = select_scale(
-                    peaks[:, 2], cfg.scales, cfg.scale_penalty, cfg.scale_min_peak, self._ref, self._scale_calib
+                    peaks[:, 2],
+                    cfg.search.scales,
+                    cfg.search.scale_penalty,
+                    cfg.search.scale_min_peak,
+                    self._ref,
+                    self._scale_calib,
                 )  # ("parts" is rejected by the config: CREST has one kernel, no parts)
                 pick = peaks[best]  # (3,)
                 # the one synchronisation per frame: peak x, y, value, scale index and all peaks
                 read = torch.cat([pick, best.to(pick.dtype)[None], peaks[:, 2]]).tolist()
         px, py, value, idx = read[0], read[1], read[2], int(read[3])
-        s = cfg.scales[idx]
+        s = cfg.search.scales[idx]
         self._move(self.geometry.cell_to_offset((px, py), side * s))
         if s != 1.0:
-            self.size = damped_size(self.size, s, cfg.scale_damping)
-            if self._clamp_size(cfg.min_size) and cfg.refresh_geometry:
+            self.size = damped_size(self.size, s, cfg.search.scale_damping)
+            if self._clamp_size(cfg.search.min_size) and cfg.search.refresh_geometry:
                 self._refresh_geometry()
 
         store, train = self.schedule.decide(self.frame_index, value)
@@ -581,7 +560,10 @@ class CRESTTracker(DeepTrackerBase):
         c0 = self.geometry.centre_cell
         self._label_sigma = (cfg.output_sigma_factor * hc, cfg.output_sigma_factor * wc)
         self._prior = motion_prior(
-            (n, n), (c0, c0), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), device=self.device
+            (n, n),
+            (c0, c0),
+            (cfg.search.motion_sigma_factor * hc, cfg.search.motion_sigma_factor * wc),
+            device=self.device,
         )
         self._target_cells = (float(wc), float(hc))
 

@@ -36,7 +36,7 @@ Every tensor lives on the tracker's ``device`` (CUDA when there is one), in floa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ from rankatt_lib.features.vgg16 import VGG16Features
 from rankatt_lib.registry import register
 from rankatt_lib.trackers.base import (
     DeepTrackerBase,
+    SearchConfig,
     SearchGeometry,
     crop_pyramid,
     damped_size,
@@ -68,11 +69,7 @@ __all__ = ["DeepDCFConfig", "DeepDCFTracker", "dcf_denominator", "dcf_numerator"
 class DeepDCFConfig:
     """Every number of the deep DCF. Where each comes from is given in brackets.
 
-    Geometry and features (the same as :class:`~rankatt_lib.trackers.crest.CRESTConfig`, for a fair
-    comparison):
-        search_area_factor: search square side / ``sqrt(w h)`` (CRESTConfig / our reading: 2.9; HCF's
-            padding 1.8 is 2.8x the target, KCF's 1.5 is 2.5x).
-        patch_size: search patch side in pixels (CRESTConfig: 255 -> conv4_3 31 x 31).
+    Features (the same as :class:`~rankatt_lib.trackers.crest.CRESTConfig`, for a fair comparison):
         layer: backbone layer (CRESTConfig: conv4_3).
         feature_window: multiply the features by a Hann window (every DCF; CREST too).
 
@@ -87,22 +84,16 @@ class DeepDCFConfig:
         update_min_peak: frames whose response peak is below it are not learned from (0: always
             learn, as MOSSE / KCF / HCF do).
 
-    Detection and scale (CREST's, :class:`~rankatt_lib.trackers.crest.CRESTConfig`):
-        scales: relative scales searched each frame, the reference (1) first (CREST: 1, 0.95, 1.05).
-        scale_damping: fraction of the scale change applied to the size (CREST: 0.6).
-        scale_min_peak: keep the size when the scale-1 peak is below it (CREST: 0.15).
-        scale_penalty: multiplier of the peaks of scales != 1 (CRESTConfig: 1.0, none).
-        motion_sigma_factor: ``None`` (default): no motion prior, as in MOSSE / KCF / HCF (the Hann
-            window already favours small displacements); a number multiplies the response by
-            CREST's Gaussian prior of that sigma x target cells (CREST: 0.6).
-        subpixel: parabolic sub-cell peak refinement (CRESTConfig: yes).
-        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more
-            (CRESTConfig: yes; bit-identical for patches that are enlarged or shrunk less).
-        min_size: smallest target side in pixels (CRESTConfig: 4).
+    Groups:
+        search: the search region and the scale search, CREST's (:class:`~.base.SearchConfig`, the
+            same as :class:`~rankatt_lib.trackers.crest.CRESTConfig`'s: a search square 2.9x the
+            target, where HCF's padding 1.8 is 2.8x and KCF's 1.5 is 2.5x), except
+            ``motion_sigma_factor=None``: no motion prior, as in MOSSE / KCF / HCF (the Hann window
+            already favours small displacements). The scales are compared by CREST's rule
+            (``scale_normalisation="none"``) and the geometry is never refreshed
+            (``refresh_geometry=False``): the deep DCF has no other.
     """
 
-    search_area_factor: float = 2.9
-    patch_size: int = 255
     layer: str = "conv4_3"
     feature_window: bool = True
 
@@ -111,30 +102,24 @@ class DeepDCFConfig:
     learning_rate: float = 0.01
     update_min_peak: float = 0.0
 
-    scales: tuple[float, ...] = (1.0, 0.95, 1.05)
-    scale_damping: float = 0.6
-    scale_min_peak: float = 0.15
-    scale_penalty: float = 1.0
-    motion_sigma_factor: float | None = None
-    subpixel: bool = True
-    antialias: bool = True
-    min_size: float = 4.0
+    search: SearchConfig = field(default_factory=lambda: SearchConfig(motion_sigma_factor=None, refresh_geometry=False))
 
     def __post_init__(self) -> None:
-        self.scales = tuple(float(s) for s in self.scales)
-        if not self.scales or any(not (s > 0) for s in self.scales):
-            raise ValueError(f"scales must be positive, got {self.scales}")
-        for name in ("search_area_factor", "output_sigma_factor"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if isinstance(self.search, dict):  # e.g. read back from JSON
+            self.search = SearchConfig(**self.search)
+        if not isinstance(self.search, SearchConfig):
+            raise TypeError(f"search must be a SearchConfig, got {type(self.search).__name__}")
+        if self.search.scale_normalisation != "none" or self.search.refresh_geometry:
+            raise ValueError(
+                "the deep DCF compares the scales by CREST's rule and keeps frame 1's geometry: "
+                "search.scale_normalisation must be 'none' and search.refresh_geometry False"
+            )
+        if not self.output_sigma_factor > 0:
+            raise ValueError(f"output_sigma_factor must be > 0, got {self.output_sigma_factor}")
         if not self.lambda_rel >= 0:
             raise ValueError(f"lambda_rel must be >= 0, got {self.lambda_rel}")
         if not 0.0 <= self.learning_rate <= 1.0:
             raise ValueError(f"learning_rate must be in [0, 1], got {self.learning_rate}")
-        if not 0.0 <= self.scale_damping <= 1.0:
-            raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
-        if self.motion_sigma_factor is not None and not self.motion_sigma_factor > 0:
-            raise ValueError(f"motion_sigma_factor must be > 0 or None, got {self.motion_sigma_factor}")
 
 
 # --------------------------------------------------------------------------- the filter
@@ -213,7 +198,9 @@ class DeepDCFTracker(DeepTrackerBase):
         self.config: DeepDCFConfig = make_config(DeepDCFConfig, config, overrides)
         super().__init__(device, backbone, self.config.layer, profile)
         cfg = self.config
-        self.geometry = SearchGeometry.for_layer(cfg.layer, cfg.search_area_factor, cfg.patch_size, self.backbone)
+        self.geometry = SearchGeometry.for_layer(
+            cfg.layer, cfg.search.search_area_factor, cfg.search.patch_size, self.backbone
+        )
         self.num: torch.Tensor | None = None
         self.den: torch.Tensor | None = None
         self.lam: torch.Tensor | None = None
@@ -231,7 +218,9 @@ class DeepDCFTracker(DeepTrackerBase):
         assert self.center is not None
         side = self.geometry.search_side(self.size)
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, scales, self.geometry.patch_size, self.config.antialias)
+            patches = crop_pyramid(
+                frame, self.center, side, scales, self.geometry.patch_size, self.config.search.antialias
+            )
         with self.profiler.section("features"):
             x = extract_features(self.backbone, patches, self.config.layer)
         if self._window is not None:
@@ -264,8 +253,10 @@ class DeepDCFTracker(DeepTrackerBase):
         self._sigma = (cfg.output_sigma_factor * hc, cfg.output_sigma_factor * wc)
         self.label = gaussian_map((n, n), torch.tensor([c0, c0], device=dev), self._sigma)
         self._prior = (
-            motion_prior((n, n), (c0, c0), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), device=dev)
-            if cfg.motion_sigma_factor is not None
+            motion_prior(
+                (n, n), (c0, c0), (cfg.search.motion_sigma_factor * hc, cfg.search.motion_sigma_factor * wc), device=dev
+            )
+            if cfg.search.motion_sigma_factor is not None
             else None
         )
         xf = torch.fft.rfft2(x[0])
@@ -284,20 +275,20 @@ class DeepDCFTracker(DeepTrackerBase):
         frame = self._frame(image)
         assert self.num is not None and self.den is not None and self.lam is not None
         side = self.geometry.search_side(self.size)
-        z = self._features(frame, cfg.scales)  # (S, C, n, n)
+        z = self._features(frame, cfg.search.scales)  # (S, C, n, n)
         with self.profiler.section("response"):
             response = dcf_response(self.num, self.den, self.lam, z)  # (S, n, n)
             weighted = response * self._prior if self._prior is not None else response
-            peaks = find_peaks(weighted, cfg.subpixel)  # (S, 3)
-            best = select_scale(peaks[:, 2], cfg.scales, cfg.scale_penalty, cfg.scale_min_peak)
+            peaks = find_peaks(weighted, cfg.search.subpixel)  # (S, 3)
+            best = select_scale(peaks[:, 2], cfg.search.scales, cfg.search.scale_penalty, cfg.search.scale_min_peak)
             pick = peaks[best]
             read = torch.cat([pick, best.to(pick.dtype)[None]]).tolist()  # the one synchronisation
         px, py, value, idx = read[0], read[1], read[2], int(read[3])
-        s = cfg.scales[idx]
+        s = cfg.search.scales[idx]
         self._move(self.geometry.cell_to_offset((px, py), side * s))
         if s != 1.0:
-            self.size = damped_size(self.size, s, cfg.scale_damping)
-            self._clamp_size(cfg.min_size)
+            self.size = damped_size(self.size, s, cfg.search.scale_damping)
+            self._clamp_size(cfg.search.min_size)
         if value >= cfg.update_min_peak and cfg.learning_rate > 0:
             with self.profiler.section("update"):
                 label = gaussian_map(tuple(z.shape[-2:]), pick[:2], self._sigma)

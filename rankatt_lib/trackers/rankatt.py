@@ -51,11 +51,12 @@ overwrites: read them before calling ``update`` again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -76,11 +77,12 @@ from rankatt_lib.configs import make_config
 from rankatt_lib.features.vgg16 import VGG16Features
 from rankatt_lib.registry import register
 from rankatt_lib.trackers.base import (
+    COMPILE_MODES,
     PART_TRACKER_SCALE_NORMALISATIONS,
-    PRECISIONS,
-    SCALE_NORMALISATIONS,
     DeepTrackerBase,
+    ExecutionConfig,
     Profiler,
+    SearchConfig,
     SearchGeometry,
     backbone_autocast,
     choose_scale,
@@ -130,31 +132,23 @@ CELL_INPUTS: tuple[str, ...] = ("best", "carried")
 #: shift 0.97, brightness 0.97-0.98), so N = 3 fills its two extra slots with the two scalings.
 AUGMENTATIONS: tuple[str, ...] = ("scale", "scale_down", "flip", "blur", "shift", "brightness")
 
-#: ``RankingAttentionConfig.compile``: ``"off"`` (eager, the default) or a ``torch.compile`` mode
-#: for the per-frame detection step (``"reduce-overhead"`` = Inductor + CUDA graphs on a GPU).
-COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
-
 # --------------------------------------------------------------------------- configuration
 
 
 @dataclass
 class RankingAttentionConfig:
     """Every number of the ranking-attention tracker: the paper's value where it gives one, else
-    our reading's / CREST's (marked), else *ours* (marked).
+    our reading's / CREST's (marked), else *ours* (marked). Its own settings first; then, nested,
+    the search and scale settings it shares with the other deep trackers (``search``), the part
+    tracker's (``parts``) and how it runs (``execution``). Overrides may use the plain names of
+    the nested fields (``RankingAttentionConfig`` through :func:`~rankatt_lib.configs.make_config`,
+    ``make_tracker("rankatt", T=4)``); the old flat names ``part_grid``, ``part_kernel``,
+    ``part_init_max_steps``, ``part_init_lr``, ``part_update_lr`` and ``part_seed`` still work.
 
     Paper (§2, §3.1):
         n_kernels: ranking length N (paper: 3).
-        T: online-training frames kept, the last T (paper: 12).
-        patch_size: search patch side H = W (paper: 255 -> conv4_3 31 x 31, conv3_3 63 x 63).
         kernel_size: side of the ranking's kernels and of h (paper: 11 cells of conv4_3).
         lambda1: Eq. 9's weight on ``||h||^2`` (paper: 1e-10), used by the frame-1 init of h0.
-        lambda2: Eq. 10's weight on ``||w||^2`` (paper: 1e-7).
-        part_grid: parts per side (paper: 3 x 3 = 9 channels); part_kernel: their kernel (paper: 7).
-
-    Geometry (book appendix, reading-method):
-        search_area_factor: search square side / ``sqrt(w h)`` (2.9: the target is ~88 px = 11
-            conv4_3 cells in the patch).
 
     Ranking and attention (switches for the ablation chapter):
         use_attention: apply the attention map to xL (False: xL unchanged and the ranking network
@@ -167,20 +161,20 @@ class RankingAttentionConfig:
         init_sigma_factor: sigma of Eq. 9's Gaussian label / target size in cells (CREST: 0.1).
         updater: ``"auto"`` (the checkpoint if the file exists, else untrained), ``"checkpoint"``
             (the file must exist) or ``"untrained"`` (the ConvLSTM's initialisation, seeded, with the
-            checkpoint's :class:`~rankatt_lib.components.convlstm.RankingUpdaterConfig` when the file exists, so
-            that the ablation compares the trained updater with its own starting point).
+            checkpoint's :class:`~rankatt_lib.components.convlstm.RankingUpdaterConfig` when the
+            file exists, so that the ablation compares the trained updater with its own starting point).
         checkpoint: path of the updater checkpoint; ``None`` = :data:`DEFAULT_CHECKPOINT`.
         updater_seed: seed of the untrained updater's initialisation (*ours*).
 
-    Readings of the ranking and attention (issue #20; defaults = the book's behaviour;
+    Readings of the ranking and attention (defaults = the book's behaviour;
     ``data_scripts/screen_readings.py`` screens them on a validation split):
         ranking_init: what fills the N slots on frame 1 (:data:`RANKING_INITS`): ``"copies"`` (N
-            copies of h0, book appendix, reading-method), ``"augmented"`` (slot 0 = h0, slot k = the Eq. 9 kernel
+            copies of h0, our reading), ``"augmented"`` (slot 0 = h0, slot k = the Eq. 9 kernel
             fitted, with the same solver and label width, on frame 1's patch altered by
             ``augmentations[k - 1]``) or ``"first_frames"`` (the ranking starts as h0 alone and the
             new cell state of frames 2, 3, ... is appended, not swapped for the worst kernel,
             until N kernels exist: slot k holds the kernel written on frame k).
-        augmentations: the alterations used by ``"augmented"``, in slot order (*ours*, issue #20;
+        augmentations: the alterations used by ``"augmented"``, in slot order (*ours*;
             :data:`AUGMENTATIONS`:
             ``"shift"`` the crop moved by a quarter of the target's size (right and down), the label
             with it; ``"flip"`` mirrored left-right; ``"blur"`` a Gaussian blur of sigma 2 patch
@@ -193,73 +187,43 @@ class RankingAttentionConfig:
         init_sigma_factor (above) is the attention label's width: it is used for h0 (and the
         augmented kernels) only, never by the part tracker; 0.5 makes the label cover the target.
 
-    Part tracker (our reading, :class:`~rankatt_lib.components.parts.PartTrackerConfig`):
-        single_channel: one channel on the whole target, no prior kernel (the ablation).
-        part_init_max_steps: cap on frame-1 optimiser steps (*ours*, the part tracker's 100).
-        part_init_lr, part_update_lr: learning rates, fan-in units (*ours*, the part tracker's).
-        update_interval: train every this many frames (CREST: 2).
-        update_steps: optimiser steps per update (CREST: 2).
-        update_min_peak: frames whose combined peak is below it are neither stored nor trained on
-            (CREST's 0.15 gate).
-        part_seed: seed of the part weights' initialisation (they start at zero by default).
-
-    Detection and scale (CREST's released values, book appendix, reading-evaluation):
-        motion_sigma_factor: motion prior sigma = factor x target size in (conv3_3) cells (0.6).
-        scales: relative scales searched each frame, the reference (1) first (1, 0.95, 1.05).
-        scale_penalty: multiplier of the peaks of scales != 1 (CREST: 1.0, none).
-        scale_damping: fraction of the scale change applied to the size (0.6).
-        scale_min_peak: keep the size when the scale-1 peak is below it (0.15).
-        subpixel: parabolic sub-cell peak refinement (*ours*).
-        scale_normalisation: what the scales are compared on (issue #20): ``"attention"`` (*ours*,
-            the default: the peak of the whole-target attention kernel's response on each scale,
-            Eq. 8's map refined between cells, :func:`kernel_scale_scores`; :math:`h_0`'s map
-            without attention), ``"attention_h0"`` (*ours*: the same on :math:`h_0`'s map, which
-            the ConvLSTM's updates do not move), ``"none"`` (CREST's rule, the ``rankatt-crestscale`` variant: the
-            parts' raw weighted peaks), ``"frame1"`` (*ours*: each scale's peak divided by the
-            frame-1 model's peak on that scale of frame 1, :func:`~.base.scale_calibration`; one
-            more detection step at init), ``"parts"`` (*ours*: how well the parts agree on one
-            centre, :func:`part_layout_scores`, divided by the same score on frame 1's scales; the
-            single-channel variant, which has no parts, uses ``"frame1"`` instead) or ``"trend"``
-            (*ours*: each scale's peak divided by the *trend* of the frame-1 peaks over the scales,
-            :func:`~.base.scale_trend_calibration`). The part tracker's 7 x 7 kernels are smaller
-            than the target and respond more to a target that looks smaller, so with ``"none"`` the
-            1.05 scale outscores scale 1 on an unchanged frame and the boxes grow (median size
-            ratio 1.10 over frames 51+ of the synthetic test split); the attention kernel covers
-            the whole target, as CREST's does, and picks the right scale on a repeated or magnified
-            frame. The three calibrations over-correct (boxes 0.82-0.86 of the true size), since
-            the parts' bias changes as they are updated. The position, the peak value and the
-            confidence gates always read the parts' response.
-        antialias: low-pass the frame before a search patch is shrunk by 1.6x or more (*ours*, on by
-            default: a target over ~88 px is otherwise shrunk with aliasing). Patches that are
-            enlarged, or shrunk less than 1.6x (every synthetic sequence), are bit-identical either way.
-        refresh_geometry: when a per-axis clamp of the size changes the box's aspect ratio,
-            rebuild the part labels' size, the prior kernel and the motion prior from the new size
-            in cells (*ours*; ``False``: keep frame 1's).
-        min_size: smallest target side in pixels (*ours*).
-
-    Execution (GPU options; they change rounding, not the algorithm):
-        precision: the frozen backbone's precision, ``"fp32"`` (default, and the only sensible one
-            on a CPU), ``"bf16"`` or ``"fp16"`` (``torch.autocast`` around VGG16 only; its outputs
-            and everything the tracker ranks and learns stay float32).
-        channels_last: the default backbone in ``torch.channels_last`` memory format.
-        compile: ``"off"`` (default: eager) or a ``torch.compile`` mode (:data:`COMPILE_MODES`) for
-            the per-frame detection step (:func:`detect_step`: backbone, ranking, attention, parts,
-            peaks and scale choice; the crop and the Eq. 10 update stay eager). ``"reduce-overhead"``
-            replays it as a CUDA graph on a GPU. The first frames of a run pay the compilation.
-        compile_backend: the ``torch.compile`` backend (``"inductor"``; ``"eager"`` / ``"aot_eager"``
-            only trace, which checks the step for graph breaks without compiling).
+    Groups:
+        search: the search region and the scale search (:class:`~.base.SearchConfig`; CREST's
+            values, with ``scale_normalisation="attention"``, *ours*: the peak of the whole-target
+            attention kernel's response on each scale, Eq. 8's map refined between cells,
+            :func:`kernel_scale_scores`, :math:`h_0`'s map without attention). The other values:
+            ``"attention_h0"`` (*ours*: the same on :math:`h_0`'s map, which the ConvLSTM's updates
+            do not move), ``"none"`` (CREST's rule, the ``rankatt-crestscale`` variant: the parts'
+            raw weighted peaks), ``"frame1"`` and ``"trend"`` (*ours*: calibrated by frame 1's
+            peaks, :func:`~.base.scale_calibration`, :func:`~.base.scale_trend_calibration`) or
+            ``"parts"`` (*ours*: how well the parts agree on one centre, :func:`part_layout_scores`,
+            divided by the same score on frame 1's scales; the single-channel variant, which has no
+            parts, uses ``"frame1"`` instead). The part tracker's 7 x 7 kernels are smaller than
+            the target and respond more to a target that looks smaller, so with ``"none"`` the 1.05
+            scale outscores scale 1 on an unchanged frame and the boxes grow (median size ratio
+            1.10 over frames 51+ of the synthetic test split); the attention kernel covers the
+            whole target, as CREST's does, and picks the right scale on a repeated or magnified
+            frame. The position, the peak value and the confidence gates always read the parts'
+            response.
+        parts: the part-based tracker (:class:`~rankatt_lib.components.parts.PartTrackerConfig`:
+            the paper's 3 x 3 parts of 7 x 7 cells, T = 12 frames, lambda2 = 1e-7, CREST's update
+            schedule and 0.15 gate); its ``channels`` are set from the backbone by :meth:`part_config`.
+        execution: precision, memory format and compilation (:class:`~.base.ExecutionConfig`).
     """
 
+    #: old flat names of nested settings, accepted by make_config
+    ALIASES: ClassVar[dict[str, str]] = {
+        "part_grid": "parts.grid",
+        "part_kernel": "parts.kernel",
+        "part_init_max_steps": "parts.init_max_steps",
+        "part_init_lr": "parts.init_lr",
+        "part_update_lr": "parts.update_lr",
+        "part_seed": "parts.seed",
+    }
+
     n_kernels: int = 3
-    T: int = 12
-    patch_size: int = 255
     kernel_size: int = 11
     lambda1: float = 1e-10
-    lambda2: float = 1e-7
-    part_grid: int = 3
-    part_kernel: int = 7
-
-    search_area_factor: float = 2.9
 
     use_attention: bool = True
     use_ranking: bool = True
@@ -274,50 +238,30 @@ class RankingAttentionConfig:
     augmentations: tuple[str, ...] = AUGMENTATIONS
     cell_input: CellInput = "best"
 
-    single_channel: bool = False
-    part_init_max_steps: int = PartTrackerConfig.init_max_steps
-    part_init_lr: float = PartTrackerConfig.init_lr
-    part_update_lr: float = PartTrackerConfig.update_lr
-    update_interval: int = 2
-    update_steps: int = 2
-    update_min_peak: float = 0.15
-    part_seed: int = 0
-
-    motion_sigma_factor: float = 0.6
-    scales: tuple[float, ...] = (1.0, 0.95, 1.05)
-    scale_penalty: float = 1.0
-    scale_damping: float = 0.6
-    scale_min_peak: float = 0.15
-    subpixel: bool = True
-    scale_normalisation: str = "attention"
-    antialias: bool = True
-    refresh_geometry: bool = True
-    min_size: float = 4.0
-
-    precision: str = "fp32"
-    channels_last: bool = False
-    compile: str = "off"
-    compile_backend: str = "inductor"
+    search: SearchConfig = field(default_factory=lambda: SearchConfig(scale_normalisation="attention"))
+    parts: PartTrackerConfig = field(default_factory=PartTrackerConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
-        self.scales = tuple(float(s) for s in self.scales)
-        if not self.scales or any(not (s > 0) for s in self.scales):
-            raise ValueError(f"scales must be positive, got {self.scales}")
-        for name in ("n_kernels", "T", "update_interval", "part_grid"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("kernel_size", "part_kernel"):
-            k = int(getattr(self, name))
-            if k < 1 or k % 2 == 0:
-                raise ValueError(f"{name} must be odd and positive, got {k}")
-        for name in ("update_steps", "part_init_max_steps", "init_iters"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("search_area_factor", "motion_sigma_factor", "init_sigma_factor"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.lambda1 < 0 or self.lambda2 < 0:
-            raise ValueError("lambda1 and lambda2 must be >= 0")
+        for name, cls in (("search", SearchConfig), ("parts", PartTrackerConfig), ("execution", ExecutionConfig)):
+            value = getattr(self, name)
+            if isinstance(value, dict):  # e.g. read back from JSON
+                setattr(self, name, cls(**value))
+            elif not isinstance(value, cls):
+                raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+        if int(self.n_kernels) < 1:
+            raise ValueError(f"n_kernels must be >= 1, got {self.n_kernels}")
+        k = int(self.kernel_size)
+        if k < 1 or k % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and positive, got {k}")
+        if int(self.init_iters) < 0:
+            raise ValueError(f"init_iters must be >= 0, got {self.init_iters}")
+        if not self.init_sigma_factor > 0:
+            raise ValueError(f"init_sigma_factor must be > 0, got {self.init_sigma_factor}")
+        if self.search.motion_sigma_factor is None:
+            raise ValueError("the ranking-attention tracker needs a motion prior: search.motion_sigma_factor > 0")
+        if self.lambda1 < 0:
+            raise ValueError("lambda1 must be >= 0")
         if self.attention_variant not in ATTENTION_VARIANTS:
             raise ValueError(f"attention_variant must be one of {ATTENTION_VARIANTS}, got {self.attention_variant!r}")
         if self.ranking_init not in RANKING_INITS:
@@ -332,19 +276,6 @@ class RankingAttentionConfig:
             raise ValueError(f"ranking_init='augmented' needs n_kernels - 1 = {self.n_kernels - 1} augmentations")
         if self.updater not in _UPDATER_CHOICES:
             raise ValueError(f"updater must be one of {_UPDATER_CHOICES}, got {self.updater!r}")
-        if not 0.0 <= self.scale_damping <= 1.0:
-            raise ValueError(f"scale_damping must be in [0, 1], got {self.scale_damping}")
-        if self.scale_normalisation not in SCALE_NORMALISATIONS:
-            raise ValueError(
-                f"scale_normalisation must be one of {SCALE_NORMALISATIONS}, got {self.scale_normalisation!r}"
-            )
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
-        self.channels_last = bool(self.channels_last)
-        if self.compile not in COMPILE_MODES:
-            raise ValueError(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
-        if not isinstance(self.compile_backend, str) or not self.compile_backend:
-            raise ValueError(f"compile_backend must be a backend name, got {self.compile_backend!r}")
 
     @property
     def checkpoint_path(self) -> Path:
@@ -352,22 +283,9 @@ class RankingAttentionConfig:
         return DEFAULT_CHECKPOINT if self.checkpoint is None else Path(self.checkpoint)
 
     def part_config(self, channels: int = 256) -> PartTrackerConfig:
-        """The :class:`~rankatt_lib.components.parts.PartTrackerConfig` these settings imply."""
-        return PartTrackerConfig(
-            grid=self.part_grid,
-            kernel=self.part_kernel,
-            channels=channels,
-            seed=self.part_seed,
-            single_channel=self.single_channel,
-            lambda2=self.lambda2,
-            init_lr=self.part_init_lr,
-            init_max_steps=self.part_init_max_steps,
-            T=self.T,
-            update_interval=self.update_interval,
-            update_steps=self.update_steps,
-            update_lr=self.part_update_lr,
-            update_min_peak=self.update_min_peak,
-        )
+        """The :class:`~rankatt_lib.components.parts.PartTrackerConfig` of the tracker's parts, with
+        the backbone's ``channels``."""
+        return dataclasses.replace(self.parts, channels=channels)
 
 
 # --------------------------------------------------------------------------- internals exposed
@@ -744,17 +662,21 @@ class RankingAttentionTracker(DeepTrackerBase):
         **overrides: Any,
     ) -> None:
         self.config: RankingAttentionConfig = make_config(RankingAttentionConfig, config, overrides)
-        super().__init__(device, backbone, "conv4_3", profile, channels_last=self.config.channels_last)
-        if self.config.channels_last and not getattr(self.backbone, "channels_last", False):
+        super().__init__(device, backbone, "conv4_3", profile, channels_last=self.config.execution.channels_last)
+        if self.config.execution.channels_last and not getattr(self.backbone, "channels_last", False):
             raise ValueError(
                 "channels_last=True needs a backbone built with channels_last=True (or backbone=None, which builds one)"
             )
         if "conv3_3" not in self.backbone.layers:
             raise ValueError(f"the backbone must return conv3_3 and conv4_3; it returns {self.backbone.layers}")
         cfg = self.config
-        self.geo_S = SearchGeometry.for_layer("conv4_3", cfg.search_area_factor, cfg.patch_size, self.backbone)
-        self.geo_L = SearchGeometry.for_layer("conv3_3", cfg.search_area_factor, cfg.patch_size, self.backbone)
-        self._ref = int(np.argmin(np.abs(np.asarray(cfg.scales) - 1.0)))
+        self.geo_S = SearchGeometry.for_layer(
+            "conv4_3", cfg.search.search_area_factor, cfg.search.patch_size, self.backbone
+        )
+        self.geo_L = SearchGeometry.for_layer(
+            "conv3_3", cfg.search.search_area_factor, cfg.search.patch_size, self.backbone
+        )
+        self._ref = int(np.argmin(np.abs(np.asarray(cfg.search.scales) - 1.0)))
         self.attention_config = AttentionConfig(
             variant=cfg.attention_variant if cfg.use_attention else "none",
             upsample=cfg.attention_upsample,
@@ -776,27 +698,33 @@ class RankingAttentionTracker(DeepTrackerBase):
         self._scale_calib: torch.Tensor | None = None  # (S,) divisors of the peaks ("frame1")
         #: the scale comparison in effect ("parts" needs parts: the single-channel variant calibrates)
         self._scale_mode = (
-            "frame1" if cfg.scale_normalisation == "parts" and cfg.single_channel else cfg.scale_normalisation
+            "frame1"
+            if cfg.search.scale_normalisation == "parts" and cfg.parts.single_channel
+            else cfg.search.scale_normalisation
         )
         self._detect_config = DetectConfig(
             use_attention=cfg.use_attention,
             use_ranking=cfg.use_ranking,
             attention=self.attention_config,
             reference=self._ref,
-            precision=cfg.precision,
-            scale_penalty=float(cfg.scale_penalty),
-            scale_min_peak=float(cfg.scale_min_peak),
-            subpixel=cfg.subpixel,
+            precision=cfg.execution.precision,
+            scale_penalty=float(cfg.search.scale_penalty),
+            scale_min_peak=float(cfg.search.scale_min_peak),
+            subpixel=cfg.search.subpixel,
             pnr_eps=DEFAULT_PNR_EPS,
             scale_score=self._scale_mode if self._scale_mode in PART_TRACKER_SCALE_NORMALISATIONS else "peak",
         )
-        self._detect = None if cfg.compile == "off" else compiled_detect_step(cfg.compile, cfg.compile_backend)
+        self._detect = (
+            None
+            if cfg.execution.compile == "off"
+            else compiled_detect_step(cfg.execution.compile, cfg.execution.compile_backend)
+        )
         #: the compiled step replays CUDA graphs (whose outputs are rewritten by the next replay)
         self._cuda_graphs = (
             self._detect is not None
             and self.device.type == "cuda"
-            and cfg.compile_backend == "inductor"
-            and cfg.compile in ("reduce-overhead", "max-autotune")
+            and cfg.execution.compile_backend == "inductor"
+            and cfg.execution.compile in ("reduce-overhead", "max-autotune")
         )
 
     def _load_updater(self) -> tuple[RankingUpdater, str]:
@@ -820,9 +748,11 @@ class RankingAttentionTracker(DeepTrackerBase):
         assert self.center is not None
         side = self.geo_S.search_side(self.size)
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, scales, self.config.patch_size, self.config.antialias)
+            patches = crop_pyramid(
+                frame, self.center, side, scales, self.config.search.patch_size, self.config.search.antialias
+            )
         with self.profiler.section("features"):
-            with torch.no_grad(), backbone_autocast(self.config.precision, self.device):
+            with torch.no_grad(), backbone_autocast(self.config.execution.precision, self.device):
                 out = self.backbone(patches)
         return out["conv4_3"], out["conv3_3"]
 
@@ -843,7 +773,7 @@ class RankingAttentionTracker(DeepTrackerBase):
         nS = self.geo_S.map_size
         c0 = self.geo_S.centre_cell
         tcS = np.asarray(self.geo_S.target_cells(self.size), dtype=np.float64)
-        P = cfg.patch_size
+        P = cfg.search.patch_size
         w, h = (float(v) for v in np.asarray(self.size, dtype=np.float64).reshape(2))
         base = crop_pyramid(frame, self.center, side, (1.0,), P)
         patches, centres, sizes = [], [], []
@@ -871,7 +801,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             patches.append(p)
             centres.append(cxy)
             sizes.append(tc)
-        with torch.no_grad(), backbone_autocast(cfg.precision, self.device):
+        with torch.no_grad(), backbone_autocast(cfg.execution.precision, self.device):
             xs = self.backbone(torch.cat(patches, dim=0))["conv4_3"]
         out = []
         for i in range(len(names)):
@@ -924,7 +854,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             pinfo = self.parts.init(xLa[0].detach(), y1)
         hc, wc = float(tcL[1]), float(tcL[0])
         self._prior = motion_prior(
-            (nL, nL), (c0L, c0L), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), dev
+            (nL, nL), (c0L, c0L), (cfg.search.motion_sigma_factor * hc, cfg.search.motion_sigma_factor * wc), dev
         )
 
         with torch.no_grad():
@@ -938,7 +868,9 @@ class RankingAttentionTracker(DeepTrackerBase):
             # batch): its peaks divide those of every later frame, so an unchanged frame scores 1
             side = self.geo_S.search_side(self.size)
             with self.profiler.section("crop"):
-                pyramid = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size, cfg.antialias)
+                pyramid = crop_pyramid(
+                    frame, self.center, side, cfg.search.scales, cfg.search.patch_size, cfg.search.antialias
+                )
             state = (self.ranking.kernels, self.h, self.h0, self._prior, pyramid)
             calib_out = detect_step(self._detect_config, self.backbone, self.updater, self.parts, *state)
             if self._scale_mode == "parts":
@@ -946,7 +878,7 @@ class RankingAttentionTracker(DeepTrackerBase):
             else:
                 frame1_scores = calib_out.read[4:]
             if self._scale_mode == "trend":
-                self._scale_calib = scale_trend_calibration(frame1_scores, cfg.scales, self._ref)
+                self._scale_calib = scale_trend_calibration(frame1_scores, cfg.search.scales, self._ref)
             else:
                 self._scale_calib = scale_calibration(frame1_scores, self._ref)
         self.init_info = RankingAttentionInitInfo(
@@ -980,7 +912,9 @@ class RankingAttentionTracker(DeepTrackerBase):
         side = self.geo_S.search_side(self.size)
         assert self.center is not None
         with self.profiler.section("crop"):
-            patches = crop_pyramid(frame, self.center, side, cfg.scales, cfg.patch_size, cfg.antialias)
+            patches = crop_pyramid(
+                frame, self.center, side, cfg.search.scales, cfg.search.patch_size, cfg.search.antialias
+            )
         args = (self._detect_config, self.backbone, self.updater, self.parts)
         state = (self.ranking.kernels, self.h, self.h0, self._prior, patches)
         extra: dict[str, Any] = {}
@@ -1009,11 +943,11 @@ class RankingAttentionTracker(DeepTrackerBase):
         scores, order, m, xLa, pick = out.scores, out.order, out.attention, out.attended, out.pick
         read = out.read.tolist()  # the one synchronisation per frame
         px, py, value, idx = read[0], read[1], read[2], int(read[3])
-        s = cfg.scales[idx]
+        s = cfg.search.scales[idx]
         self._move(self.geo_L.cell_to_offset((px, py), side * s))
         if s != 1.0:
-            self.size = damped_size(self.size, s, cfg.scale_damping)
-            if self._clamp_size(cfg.min_size) and cfg.refresh_geometry:
+            self.size = damped_size(self.size, s, cfg.search.scale_damping)
+            if self._clamp_size(cfg.search.min_size) and cfg.search.refresh_geometry:
                 self._refresh_geometry()
 
         # Eq. 10 online update: label = the tracked box in the chosen patch (size after damping)
@@ -1057,7 +991,10 @@ class RankingAttentionTracker(DeepTrackerBase):
         self.parts.set_target_size(tcL)
         hc, wc = float(tcL[1]), float(tcL[0])
         self._prior = motion_prior(
-            (nL, nL), (c0L, c0L), (cfg.motion_sigma_factor * hc, cfg.motion_sigma_factor * wc), self.device
+            (nL, nL),
+            (c0L, c0L),
+            (cfg.search.motion_sigma_factor * hc, cfg.search.motion_sigma_factor * wc),
+            self.device,
         )
 
     @property
@@ -1069,7 +1006,8 @@ class RankingAttentionTracker(DeepTrackerBase):
         cfg = self.config
         return (
             f"RankingAttentionTracker(device={self.device}, N={cfg.n_kernels}, use_ranking={cfg.use_ranking}, "
-            f"use_attention={cfg.use_attention}, single_channel={cfg.single_channel}, updater={self.updater_source})"
+            f"use_attention={cfg.use_attention}, single_channel={cfg.parts.single_channel}, "
+            f"updater={self.updater_source})"
         )
 
 

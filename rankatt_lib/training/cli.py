@@ -32,7 +32,7 @@ Examples::
     # how many CG iterations the frame-1 kernel h0 needs (writes results/training/init_kernel_sweep.csv)
     rankatt train --data data/synthetic/train --sweep-init
 
-What it does (the library code is :mod:`rankatt_lib.training.offline` and :mod:`rankatt_lib.components.init_kernel`):
+What it does (the library code is :mod:`rankatt_lib.training` and :mod:`rankatt_lib.components.init_kernel`):
 
 1. cuts clips of ``--clip-length`` frames, ``--frame-step`` apart, ``--clips-per-sequence`` per
    sequence (frames with invalid ground truth are never used), crops every frame around the
@@ -71,20 +71,17 @@ from rankatt_lib.components.convlstm import RankingUpdater
 from rankatt_lib.components.init_kernel import DEFAULT_INIT_ITERS, DEFAULT_SIGMA_FACTOR
 from rankatt_lib.data.otb import OTBFormatDataset
 from rankatt_lib.features.vgg16 import VGG16Features
-from rankatt_lib.training.offline import (
+from rankatt_lib.training.clips import (
     ClipConfig,
-    TrainConfig,
     cache_clip_features,
     cache_path,
-    evaluate,
-    evaluate_refit,
     load_clip,
     prepare_clips,
     select_clips,
     split_by_sequence,
-    sweep_init_iters,
-    train,
 )
+from rankatt_lib.training.loop import TrainConfig, sweep_init_iters, train
+from rankatt_lib.training.unroll import evaluate, evaluate_refit
 
 
 def _default_threads() -> int:
