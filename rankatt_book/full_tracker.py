@@ -40,7 +40,7 @@ __all__ = [
 COLOURS = {"ground truth": "lime", "rankatt": "tab:orange", "crest": "tab:blue"}
 """The colours of chapter 10's boxes and curves."""
 
-GATE = RankingAttentionConfig().update_min_peak
+GATE = RankingAttentionConfig().parts.update_min_peak
 """The tracker's learning gate (``update_min_peak``): a frame whose peak is below it is neither
 stored nor learned from (drawn as a line in :func:`internals_over_time`)."""
 
@@ -62,7 +62,7 @@ def frame_internals(tracker: Any, centre: np.ndarray, side: float) -> dict[str, 
     """
     last = tracker.last
     k = last.scale_index
-    ref = tracker.config.scales.index(1.0)  # the ranking scores the scale-1 patch
+    ref = tracker.config.search.scales.index(1.0)  # the ranking scores the scale-1 patch
     norms = tracker.ranking.kernels.flatten(1).norm(dim=1) / tracker.h0.norm()
     return dict(
         frame=last.frame,

@@ -133,3 +133,31 @@ def test_every_page_is_offline_and_error_free(browser):
         except AssertionError as exc:
             raise AssertionError(f"{path.name}: {exc}") from None
         page.close()
+
+
+def test_code_fits_the_page_and_solutions_start_hidden(browser):
+    # On a 1366 x 768 laptop screen no code cell's input runs past its box (the 88-column rule of
+    # tests/test_book_style.py is the width the page shows), and every solution starts closed.
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    for path in sorted((HTML / "book").glob("[0-9][0-9]_*.html")):
+        page = ctx.new_page()
+        page.goto(path.as_uri(), wait_until="load")
+        cut = page.evaluate(
+            "() => [...document.querySelectorAll('.cell_input pre')]"
+            ".filter(p => p.scrollWidth > p.clientWidth + 1)"
+            ".map(p => p.textContent.split('\\n').sort((a, b) => b.length - a.length)[0].slice(0, 60))"
+        )
+        assert cut == [], f"{path.name}: code cut off at the page's width: {cut}"
+        # sphinx-exercise's solutions are dropdown admonitions; sphinx-togglebutton hides their body
+        solutions = page.locator("div.solution.dropdown")
+        assert solutions.count() >= 1, f"{path.name}: no solutions"
+        page.wait_for_selector("div.solution.dropdown button.toggle-button", timeout=10_000)
+        shown = page.evaluate(
+            "() => [...document.querySelectorAll('div.solution.dropdown')].filter(d =>"
+            " [...d.children].some(c => !c.classList.contains('admonition-title')"
+            " && getComputedStyle(c).visibility !== 'hidden' && c.getBoundingClientRect().height > 0)"
+            ").length"
+        )
+        assert shown == 0, f"{path.name}: {shown} solutions shown before they are opened"
+        page.close()
+    ctx.close()

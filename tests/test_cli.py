@@ -56,3 +56,15 @@ def test_delegated_subcommands_reach_the_library_modules(tmp_path, capsys):
         capture_output=True, text=True,
     )
     assert alone.returncode == 0 and alone.stdout.startswith("David\t")  # printed nothing before
+
+
+@pytest.mark.parametrize("module, usage", [("rankatt_lib.data.synthetic", "usage: rankatt synthetic"),
+                                           ("rankatt_lib.features", "info")])
+def test_the_packages_that_were_modules_still_run_with_python_m(module, usage):
+    # data.synthetic and features were single modules with a command line before the layers
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert usage in out.stdout

@@ -40,6 +40,22 @@ def toc_notebooks() -> list[Path]:
     return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
 
 
+def merge_streams(nb) -> None:
+    """Join adjacent outputs of the same stream: the kernel splits one cell's printout into several
+    depending on when it flushes, which the committed book should not record."""
+    for cell in nb.cells:
+        merged = []
+        for out in cell.get("outputs", []):
+            prev = merged[-1] if merged else None
+            if (out.get("output_type") == "stream" and prev is not None
+                    and prev.get("output_type") == "stream" and prev.get("name") == out.get("name")):
+                prev["text"] = prev["text"] + out["text"]
+            else:
+                merged.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = merged
+
+
 def execute(path: Path, timeout: int = 1800) -> float:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -52,6 +68,7 @@ def execute(path: Path, timeout: int = 1800) -> float:
     )
     start = time.perf_counter()
     client.execute()
+    merge_streams(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - start
 

@@ -144,7 +144,7 @@ class PartTrackerConfig:
         init_loss_threshold: stop once the loss is below this fraction of the loss of a zero
             response (``mean_b sum_l mean_hw y^2``; *ours*: CREST's absolute 0.02 belongs to its
             own, differently scaled loss; on real conv3_3 features Adam reaches 0.1 in ~100 steps).
-        init_check_every: read the loss back every this many steps (one synchronisation each).
+        init_check_every: read the loss back every this many steps (*ours*; one synchronisation each).
         init_shifts: extra training copies of frame 1, features and labels shifted together by
             ``(dx, dy)`` cells with zero fill (*ours*, off by default: the convolution is
             translation-equivariant, so such copies differ only at the map border; real
