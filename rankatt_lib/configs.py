@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 C = TypeVar("C")
 
-__all__ = ["config_fields", "make_config", "setting"]
+__all__ = ["check_groups", "config_fields", "make_config", "setting"]
 
 
 def _groups(obj: Any) -> dict[str, Any]:
@@ -25,6 +25,21 @@ def _groups(obj: Any) -> dict[str, Any]:
         for f in dataclasses.fields(obj)
         if dataclasses.is_dataclass(getattr(obj, f.name)) and not isinstance(getattr(obj, f.name), type)
     }
+
+
+def check_groups(config: Any, **groups: type) -> None:
+    """In a config's ``__post_init__``: each named group field holds an instance of its class; a
+    dict (a config read back from JSON) is turned into one.
+
+    Raises:
+        TypeError: a group holds something else.
+    """
+    for name, cls in groups.items():
+        value = getattr(config, name)
+        if isinstance(value, dict):
+            setattr(config, name, cls(**value))
+        elif not isinstance(value, cls):
+            raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
 
 
 def config_fields(config: Any) -> dict[str, Any]:

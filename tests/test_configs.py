@@ -77,3 +77,10 @@ def test_setting_reads_under_the_same_names():
     cfg = make_config(RankingAttentionConfig, None, {"T": 4})
     assert setting(cfg, "T") == setting(cfg, "parts.T") == 4 and setting(cfg, "part_grid") == 3
     assert setting(cfg, "n_kernels") == 3 and setting(cfg, "scale_normalisation") == "attention"
+
+
+def test_a_group_read_back_as_a_dict_becomes_the_group_and_anything_else_is_refused():
+    cfg = CRESTConfig(search={"patch_size": 127})
+    assert isinstance(cfg.search, SearchConfig) and cfg.search.patch_size == 127
+    with pytest.raises(TypeError, match="parts must be a PartTrackerConfig, got int"):
+        RankingAttentionConfig(parts=3)

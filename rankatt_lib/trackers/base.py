@@ -159,11 +159,6 @@ class SearchConfig:
                 f"scale_normalisation must be one of {SCALE_NORMALISATIONS}, got {self.scale_normalisation!r}"
             )
 
-    @property
-    def reference(self) -> int:
-        """Index of the reference scale (1) in :attr:`scales` (the first 1, else the first scale)."""
-        return self.scales.index(1.0) if 1.0 in self.scales else 0
-
 
 @dataclass
 class ExecutionConfig:

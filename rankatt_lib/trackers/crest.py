@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rankatt_lib.configs import make_config
+from rankatt_lib.configs import check_groups, make_config
 from rankatt_lib.features.geometry import cosine_window
 from rankatt_lib.features.vgg16 import VGG16Features
 from rankatt_lib.registry import register
@@ -180,10 +180,7 @@ class CRESTConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
-        if isinstance(self.search, dict):  # e.g. read back from JSON
-            self.search = SearchConfig(**self.search)
-        if not isinstance(self.search, SearchConfig):
-            raise TypeError(f"search must be a SearchConfig, got {type(self.search).__name__}")
+        check_groups(self, search=SearchConfig)
         if self.search.motion_sigma_factor is None:
             raise ValueError("the CREST-style tracker needs a motion prior: search.motion_sigma_factor > 0")
         if self.loss not in ("crest", "mse"):

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rankatt_lib.configs import make_config
+from rankatt_lib.configs import check_groups, make_config
 from rankatt_lib.features.geometry import cosine_window
 from rankatt_lib.features.vgg16 import VGG16Features
 from rankatt_lib.registry import register
@@ -105,10 +105,7 @@ class DeepDCFConfig:
     search: SearchConfig = field(default_factory=lambda: SearchConfig(motion_sigma_factor=None, refresh_geometry=False))
 
     def __post_init__(self) -> None:
-        if isinstance(self.search, dict):  # e.g. read back from JSON
-            self.search = SearchConfig(**self.search)
-        if not isinstance(self.search, SearchConfig):
-            raise TypeError(f"search must be a SearchConfig, got {type(self.search).__name__}")
+        check_groups(self, search=SearchConfig)
         if self.search.scale_normalisation != "none" or self.search.refresh_geometry:
             raise ValueError(
                 "the deep DCF compares the scales by CREST's rule and keeps frame 1's geometry: "

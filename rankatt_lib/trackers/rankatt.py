@@ -73,7 +73,7 @@ from rankatt_lib.components.init_kernel import DEFAULT_INIT_ITERS, init_kernel, 
 from rankatt_lib.components.parts import PartInitInfo, PartTracker, PartTrackerConfig
 from rankatt_lib.components.pnr import DEFAULT_PNR_EPS
 from rankatt_lib.components.ranking import Ranking
-from rankatt_lib.configs import make_config
+from rankatt_lib.configs import check_groups, make_config
 from rankatt_lib.features.vgg16 import VGG16Features
 from rankatt_lib.registry import register
 from rankatt_lib.trackers.base import (
@@ -243,12 +243,7 @@ class RankingAttentionConfig:
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
-        for name, cls in (("search", SearchConfig), ("parts", PartTrackerConfig), ("execution", ExecutionConfig)):
-            value = getattr(self, name)
-            if isinstance(value, dict):  # e.g. read back from JSON
-                setattr(self, name, cls(**value))
-            elif not isinstance(value, cls):
-                raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+        check_groups(self, search=SearchConfig, parts=PartTrackerConfig, execution=ExecutionConfig)
         if int(self.n_kernels) < 1:
             raise ValueError(f"n_kernels must be >= 1, got {self.n_kernels}")
         k = int(self.kernel_size)
