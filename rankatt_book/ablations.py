@@ -21,6 +21,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from rankatt_book import figures
+
 __all__ = [
     "as_text",
     "attention_row",
@@ -105,16 +107,12 @@ def attribute_heatmap(scores: Mapping[str, Any], full: str, others: Sequence[str
     diff = np.array([[scores[t].attributes[c].auc - scores[full].attributes[c].auc for c in codes] for t in others])
     ablation_rows = [i for i, t in enumerate(others) if t in variants] or list(range(len(others)))
     vmax = max(0.05, float(np.abs(diff[ablation_rows]).max()))
-    fig, ax = plt.subplots(figsize=(9.5, 0.45 * len(others) + 1.6))
-    im = ax.imshow(diff, cmap="RdBu", vmin=-vmax, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(len(codes)), [f"{c} ({n})" for c, n in zip(codes, counts, strict=True)], fontsize=8)
-    ax.set_yticks(range(len(others)), others)
-    for (i, j), v in np.ndenumerate(diff):
-        ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=7, color="w" if abs(v) > 0.6 * vmax else "k")
-    ax.set_title(f"AUC per attribute minus {full}'s (synthetic benchmark; sequences in brackets)")
-    fig.colorbar(im, ax=ax, fraction=0.03)
-    fig.tight_layout()
-    return fig
+    return figures.annotated_heatmap(
+        diff, others, [f"{c} ({n})" for c, n in zip(codes, counts, strict=True)],
+        f"AUC per attribute minus {full}'s (synthetic benchmark; sequences in brackets)",
+        "+.2f", lambda v: abs(v) > 0.6 * vmax, 0.45 * len(others) + 1.6,
+        cmap="RdBu", vmin=-vmax, vmax=vmax,
+    )
 
 
 def sequence_dots(

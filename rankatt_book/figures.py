@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, display
 
-__all__ = ["draw_box", "jpeg_bytes", "png_bytes", "show", "show_jpeg"]
+__all__ = ["annotated_heatmap", "draw_box", "jpeg_bytes", "png_bytes", "show", "show_jpeg"]
 
 
 def show(ax: Any, image: Any, title: str | None = None, **imshow: Any) -> Any:
@@ -64,3 +64,27 @@ def png_bytes(fig: Any, dpi: int = 70, colours: int | None = 64) -> bytes:
 def show_jpeg(fig: Any, dpi: int = 80, quality: int = 80) -> None:
     """Display the figure as a JPEG (and close it)."""
     display(Image(jpeg_bytes(fig, dpi, quality), format="jpeg"))
+
+
+def annotated_heatmap(
+    values: np.ndarray,
+    rows: Sequence[str],
+    columns: Sequence[str],
+    title: str,
+    fmt: str,
+    white_text: Any,
+    height: float,
+    **imshow: Any,
+) -> Any:
+    """A table as a heat map with each value written in its cell (``fmt``), white where
+    ``white_text(value)`` says so; ``imshow`` takes the colour map and its limits. Returns the figure."""
+    fig, ax = plt.subplots(figsize=(9.5, height))
+    im = ax.imshow(values, aspect="auto", **imshow)
+    ax.set_xticks(range(len(columns)), columns, fontsize=8)
+    ax.set_yticks(range(len(rows)), rows)
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7, color="w" if white_text(v) else "k")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    return fig

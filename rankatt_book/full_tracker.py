@@ -231,14 +231,7 @@ def scrub_jpeg(
 def attribute_heatmap(table: Any, title: str) -> Any:
     """A table of AUC per attribute (rows trackers, columns attributes) as a heat map with the
     values written in the cells (chapter 11)."""
-    values = table.to_numpy()
-    fig, ax = plt.subplots(figsize=(9.5, 0.45 * len(table) + 1.2))
-    im = ax.imshow(values, cmap="viridis", vmin=0, vmax=0.8, aspect="auto")
-    ax.set_xticks(range(table.shape[1]), table.columns, fontsize=8)
-    ax.set_yticks(range(len(table)), table.index)
-    for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="k" if v > 0.55 else "w")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, fraction=0.03)
-    fig.tight_layout()
-    return fig
+    return figures.annotated_heatmap(
+        table.to_numpy(), list(table.index), list(table.columns), title, ".2f",
+        lambda v: v <= 0.55, 0.45 * len(table) + 1.2, cmap="viridis", vmin=0, vmax=0.8,
+    )
