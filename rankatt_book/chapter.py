@@ -14,8 +14,14 @@ import rankatt_lib
 ROOT = Path(__file__).resolve().parents[1]
 """The repository (the chapters run from ``book/``)."""
 
-PINNED = {"torch": "2.14.1", "torchvision": "0.29.1"}
-"""The versions the committed outputs were computed with (``make setup`` installs them)."""
+def _pinned(names: tuple[str, ...] = ("torch", "torchvision")) -> dict[str, str]:
+    lines = (ROOT / "requirements-lock.txt").read_text().splitlines()
+    return {n: v for n, _, v in (ln.strip().partition("==") for ln in lines) if n in names}
+
+
+PINNED = _pinned()
+"""The versions the committed outputs were computed with: ``requirements-lock.txt``'s pins, which
+``make setup`` installs."""
 
 STYLE = {
     "figure.dpi": 80,
